@@ -1,0 +1,25 @@
+// The rotortree tool's commands, one registration function per group.
+// main.cpp builds the CLI11 app and calls each of these.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "rotortree/any_tree.hpp"
+
+namespace rotortree::cli {
+
+/// root, prove, verify, consistency, verify-consistency (SPEC §3).  [tree_commands.cpp]
+void register_tree_commands(CLI::App& app);
+/// init, insert, info, checkpoint (issue: durable database).        [db_commands.cpp]
+void register_db_commands(CLI::App& app);
+/// bench (SPEC §4).                                                  [bench_command.cpp]
+void register_bench_command(CLI::App& app);
+
+/// Open the database in `dir` read-only and return a snapshot of its latest
+/// state (used by `root`, `prove`, `consistency` with --db). Throws rotortree::Error.
+std::unique_ptr<AnySnapshot> open_db_snapshot(const std::string& dir);
+
+}  // namespace rotortree::cli

@@ -1,0 +1,77 @@
+// Trees whose arity and hash are chosen at run time (the command line, tools
+// that read parameters from a file). Arities 2, 3, 4, 8 and 16 are provided.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "rotortree/proof.hpp"
+#include "rotortree/tree.hpp"
+
+namespace rotortree {
+
+/// Arities the run-time wrappers (and the command line) support.
+bool is_runtime_arity(unsigned arity) noexcept;
+
+/// A Snapshot of any arity and hash.
+class AnySnapshot {
+ public:
+  virtual ~AnySnapshot() = default;
+  virtual ProofParams params() const = 0;
+  virtual std::uint64_t size() const = 0;
+  virtual unsigned depth() const = 0;
+  virtual std::optional<Node> root() const = 0;
+  virtual Node node(unsigned level, std::uint64_t index) const = 0;
+  virtual InclusionProof prove(std::uint64_t index) const = 0;
+  virtual ConsistencyProof consistency(std::uint64_t old_size) const = 0;
+  virtual std::unique_ptr<AnySnapshot> prefix(std::uint64_t size) const = 0;
+};
+
+/// A LeanIMT of any arity and hash (MaxDepth 32).
+class AnyTree {
+ public:
+  virtual ~AnyTree() = default;
+  virtual ProofParams params() const = 0;
+  virtual std::uint64_t size() const = 0;
+  virtual std::optional<Node> root() const = 0;
+  virtual Node insert(const Node& leaf) = 0;
+  virtual Node insert_many(std::span<const Node> leaves) = 0;
+  virtual std::unique_ptr<AnySnapshot> snapshot() const = 0;
+};
+
+/// Throws Error(invalid_argument) for an arity outside is_runtime_arity.
+std::unique_ptr<AnyTree> make_tree(const ProofParams& params, const TreeOptions& options = {});
+
+/// Wrap a typed snapshot (used by make_tree and by the database).
+template <Hasher H, std::size_t N, std::size_t MaxDepth>
+std::unique_ptr<AnySnapshot> erase(Snapshot<H, N, MaxDepth> snapshot);
+
+namespace detail {
+template <Hasher H, std::size_t N, std::size_t MaxDepth>
+class AnySnapshotImpl final : public AnySnapshot {
+ public:
+  explicit AnySnapshotImpl(Snapshot<H, N, MaxDepth> s) : s_(std::move(s)) {}
+  ProofParams params() const override { return s_.params(); }
+  std::uint64_t size() const override { return s_.size(); }
+  unsigned depth() const override { return s_.depth(); }
+  std::optional<Node> root() const override { return s_.root(); }
+  Node node(unsigned level, std::uint64_t index) const override { return s_.node(level, index); }
+  InclusionProof prove(std::uint64_t index) const override { return s_.prove(index); }
+  ConsistencyProof consistency(std::uint64_t old_size) const override { return s_.consistency(old_size); }
+  std::unique_ptr<AnySnapshot> prefix(std::uint64_t size) const override {
+    return std::make_unique<AnySnapshotImpl>(s_.prefix(size));
+  }
+
+ private:
+  Snapshot<H, N, MaxDepth> s_;
+};
+}  // namespace detail
+
+template <Hasher H, std::size_t N, std::size_t MaxDepth>
+std::unique_ptr<AnySnapshot> erase(Snapshot<H, N, MaxDepth> snapshot) {
+  return std::make_unique<detail::AnySnapshotImpl<H, N, MaxDepth>>(std::move(snapshot));
+}
+
+}  // namespace rotortree

@@ -1,0 +1,83 @@
+// Hash functions and node-hash schemes.
+//
+// A Hasher hashes one message (`hash`) or many equal-length messages at once
+// (`hash_many`); the tree only ever hashes groups of 2..16 children of 32 bytes.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "rotortree/types.hpp"
+
+namespace rotortree {
+
+/// What the tree needs from a hash function with a 32-byte output.
+template <class H>
+concept Hasher = requires(const std::uint8_t* in, std::uint8_t* out, std::size_t n) {
+  { H::id } -> std::convertible_to<HashId>;
+  { H::name } -> std::convertible_to<std::string_view>;
+  { H::hash(in, n, out) } noexcept;
+  { H::hash_many(in, n, n, n, out) } noexcept;
+};
+
+/// BLAKE3 (official C implementation, SIMD chosen at run time).
+struct Blake3 {
+  static constexpr HashId id = HashId::blake3;
+  static constexpr std::string_view name = "blake3";
+  /// One message; messages of at most 1024 bytes (every node group) are
+  /// compressed directly, without the streaming hasher state.
+  static void hash(const std::uint8_t* data, std::size_t len, std::uint8_t* out) noexcept;
+  /// `count` messages of `len` bytes at `data + i*stride`, digests contiguous at `out`.
+  /// Whole-block single-chunk messages go through the multi-message SIMD kernel.
+  static void hash_many(const std::uint8_t* data, std::size_t stride, std::size_t len,
+                        std::size_t count, std::uint8_t* out) noexcept;
+  /// Name of the kernel the run-time dispatch picked: "avx512", "avx2", "sse4.1", ...
+  static std::string_view kernel() noexcept;
+};
+
+/// SHA-256 through OpenSSL.
+struct Sha256 {
+  static constexpr HashId id = HashId::sha256;
+  static constexpr std::string_view name = "sha256";
+  static void hash(const std::uint8_t* data, std::size_t len, std::uint8_t* out) noexcept;
+  static void hash_many(const std::uint8_t* data, std::size_t stride, std::size_t len,
+                        std::size_t count, std::uint8_t* out) noexcept;
+};
+
+static_assert(Hasher<Blake3> && Hasher<Sha256>);
+
+/// Hash a group of k (2..16) contiguous children into `out` under `scheme`.
+template <Hasher H>
+inline void hash_group(NodeHash scheme, const Node* children, unsigned k, Node& out) noexcept {
+  if (scheme == NodeHash::lean_imt) {
+    H::hash(children->data(), 32u * k, out.data());
+    return;
+  }
+  std::uint8_t buffer[2 + 32 * kMaxArity];
+  buffer[0] = 0x01;
+  buffer[1] = static_cast<std::uint8_t>(k);
+  std::memcpy(buffer + 2, children->data(), 32u * k);
+  H::hash(buffer, 2 + 32u * k, out.data());
+}
+
+/// Hash `count` consecutive full groups of `arity` contiguous children into
+/// `count` consecutive parents.
+template <Hasher H>
+inline void hash_full_groups(NodeHash scheme, unsigned arity, const Node* children,
+                             std::size_t count, Node* parents) noexcept {
+  if (scheme == NodeHash::lean_imt) {
+    const std::size_t len = 32u * arity;
+    H::hash_many(children->data(), len, len, count, parents->data());
+    return;
+  }
+  for (std::size_t i = 0; i < count; ++i)
+    hash_group<H>(scheme, children + i * arity, arity, parents[i]);
+}
+
+/// Run-time dispatch of hash_group, for code that handles any hash (verifiers, CLI).
+void hash_group(HashId hash, NodeHash scheme, const Node* children, unsigned k, Node& out);
+
+}  // namespace rotortree

@@ -1,0 +1,95 @@
+// Basic vocabulary: nodes, identifiers of hash functions and schemes, the error model.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace rotortree {
+
+/// A tree node or leaf: 32 bytes. Leaves are inserted as given (prehashed).
+using Node = std::array<std::uint8_t, 32>;
+
+/// Hash function of a tree (stored in proofs and database headers; values are stable).
+enum class HashId : std::uint8_t { blake3 = 1, sha256 = 2 };
+
+/// How a group of children is hashed into its parent (SPEC §1).
+enum class NodeHash : std::uint8_t {
+  lean_imt = 1,  ///< H(c_0 ‖ … ‖ c_{k-1}) — @zk-kit/lean-imt, the canonical Lean IMT
+  tagged = 2,    ///< H(0x01 ‖ u8(k) ‖ c_0 ‖ … ‖ c_{k-1}) — the Rust crate rotortree 0.15
+};
+
+/// Smallest and largest arity the library supports.
+inline constexpr unsigned kMinArity = 2;
+inline constexpr unsigned kMaxArity = 16;
+/// Levels any proof or database may have; bounds every decoder.
+inline constexpr unsigned kMaxLevels = 64;
+
+/// Error codes: one enumeration for every failure the library reports.
+enum class Errc {
+  empty_batch = 1,      ///< insert_many with no leaves
+  max_depth_exceeded,   ///< the insertion would make depth > MaxDepth
+  index_out_of_range,   ///< a node, leaf or size past the end of the tree
+  invalid_argument,     ///< an option or parameter out of its domain
+  malformed_proof,      ///< input that cannot be a proof (bad structure or encoding)
+  parameter_mismatch,   ///< arity / hash / scheme differ from what was expected
+  not_a_prefix,         ///< consistency: the given old root is not this tree's prefix
+  batch_too_large,      ///< a batch larger than a write-ahead-log frame allows
+  io_error,             ///< the operating system failed a file operation
+  no_space,             ///< the disk is full (ENOSPC)
+  corruption,           ///< a stored file fails its checks
+  locked,               ///< the database directory is held by another opener
+  closed,               ///< the database failed earlier and refuses further writes
+};
+
+/// Short stable name of an error code, e.g. "max_depth_exceeded".
+std::string_view to_string(Errc code) noexcept;
+
+/// The one exception type of the library. A call that throws leaves the tree unchanged.
+class Error : public std::runtime_error {
+ public:
+  Error(Errc code, const std::string& message)
+      : std::runtime_error(message), code_(code) {}
+  Errc code() const noexcept { return code_; }
+
+ private:
+  Errc code_;
+};
+
+std::string_view to_string(HashId id) noexcept;
+std::string_view to_string(NodeHash scheme) noexcept;
+/// Parse "blake3"/"sha256"; throws Error(invalid_argument).
+HashId parse_hash_id(std::string_view name);
+/// Parse "lean-imt"/"tagged"; throws Error(invalid_argument).
+NodeHash parse_node_hash(std::string_view name);
+
+/// Lower-case hex of a node.
+std::string to_hex(const Node& node);
+/// Parse exactly 64 hex digits (either case); nullopt otherwise.
+std::optional<Node> node_from_hex(std::string_view hex) noexcept;
+
+/// depth(size) = ceil(log_N(size)), 0 for size 0 or 1.
+constexpr unsigned depth_for_size(std::uint64_t size, unsigned arity) noexcept {
+  unsigned depth = 0;
+  while (size > 1) {
+    size = size / arity + (size % arity != 0);
+    ++depth;
+  }
+  return depth;
+}
+
+/// Largest number of leaves a tree of arity N and max_depth may hold (saturating).
+constexpr std::uint64_t capacity_for_depth(unsigned arity, unsigned max_depth) noexcept {
+  std::uint64_t capacity = 1;
+  for (unsigned i = 0; i < max_depth; ++i) {
+    if (capacity > UINT64_MAX / arity) return UINT64_MAX;
+    capacity *= arity;
+  }
+  return capacity;
+}
+
+}  // namespace rotortree

@@ -1,0 +1,81 @@
+#include "rotortree/types.hpp"
+
+namespace rotortree {
+
+std::string_view to_string(Errc code) noexcept {
+  switch (code) {
+    case Errc::empty_batch: return "empty_batch";
+    case Errc::max_depth_exceeded: return "max_depth_exceeded";
+    case Errc::index_out_of_range: return "index_out_of_range";
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::malformed_proof: return "malformed_proof";
+    case Errc::parameter_mismatch: return "parameter_mismatch";
+    case Errc::not_a_prefix: return "not_a_prefix";
+    case Errc::batch_too_large: return "batch_too_large";
+    case Errc::io_error: return "io_error";
+    case Errc::no_space: return "no_space";
+    case Errc::corruption: return "corruption";
+    case Errc::locked: return "locked";
+    case Errc::closed: return "closed";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(HashId id) noexcept {
+  switch (id) {
+    case HashId::blake3: return "blake3";
+    case HashId::sha256: return "sha256";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(NodeHash scheme) noexcept {
+  switch (scheme) {
+    case NodeHash::lean_imt: return "lean-imt";
+    case NodeHash::tagged: return "tagged";
+  }
+  return "unknown";
+}
+
+HashId parse_hash_id(std::string_view name) {
+  if (name == "blake3") return HashId::blake3;
+  if (name == "sha256") return HashId::sha256;
+  throw Error(Errc::invalid_argument,
+              "unknown hash '" + std::string(name) + "' (expected blake3 or sha256)");
+}
+
+NodeHash parse_node_hash(std::string_view name) {
+  if (name == "lean-imt") return NodeHash::lean_imt;
+  if (name == "tagged") return NodeHash::tagged;
+  throw Error(Errc::invalid_argument,
+              "unknown node hash '" + std::string(name) + "' (expected lean-imt or tagged)");
+}
+
+std::string to_hex(const Node& node) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex(64, '0');
+  for (std::size_t i = 0; i < 32; ++i) {
+    hex[2 * i] = kDigits[node[i] >> 4];
+    hex[2 * i + 1] = kDigits[node[i] & 15];
+  }
+  return hex;
+}
+
+std::optional<Node> node_from_hex(std::string_view hex) noexcept {
+  if (hex.size() != 64) return std::nullopt;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  Node node;
+  for (std::size_t i = 0; i < 32; ++i) {
+    const int hi = digit(hex[2 * i]), lo = digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    node[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return node;
+}
+
+}  // namespace rotortree
