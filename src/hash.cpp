@@ -10,6 +10,11 @@ void rotortree_blake3_hash_small(const std::uint8_t* data, std::size_t len, std:
 void rotortree_blake3_hash_many_blocks(const std::uint8_t* const* inputs, std::size_t count,
                                        std::size_t blocks, std::uint8_t* out);
 const char* rotortree_blake3_kernel(void);
+void rotortree_blake3_absorb(std::uint32_t cv[8], const std::uint8_t* message, std::size_t done,
+                             std::size_t until);
+void rotortree_blake3_finish(const std::uint32_t cv[8], const std::uint8_t* message,
+                             std::size_t done, std::size_t len, std::uint8_t out[32]);
+void rotortree_blake3_initial_cv(std::uint32_t cv[8]);
 }
 #include "blake3.h"
 
@@ -51,6 +56,19 @@ void Blake3::hash_many(const std::uint8_t* data, std::size_t stride, std::size_t
 }
 
 std::string_view Blake3::kernel() noexcept { return rotortree_blake3_kernel(); }
+
+Blake3::PrefixState::PrefixState() noexcept { rotortree_blake3_initial_cv(cv); }
+
+void Blake3::absorb(PrefixState& state, const std::uint8_t* message, std::size_t blocks) noexcept {
+  if (blocks <= state.blocks) return;
+  rotortree_blake3_absorb(state.cv, message, state.blocks, blocks);
+  state.blocks = blocks;
+}
+
+void Blake3::finish(const PrefixState& state, const std::uint8_t* message, std::size_t len,
+                    std::uint8_t* out) noexcept {
+  rotortree_blake3_finish(state.cv, message, state.blocks, len, out);
+}
 
 namespace {
 // One fetched SHA-256 implementation and one context per thread: EVP_Digest

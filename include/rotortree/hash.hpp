@@ -36,6 +36,29 @@ struct Blake3 {
                         std::size_t count, std::uint8_t* out) noexcept;
   /// Name of the kernel the run-time dispatch picked: "avx512", "avx2", "sse4.1", ...
   static std::string_view kernel() noexcept;
+
+  /// The state after the first `blocks` whole 64-byte blocks of a message of
+  /// at most 1024 bytes. Single inserts keep one per level: the blocks holding
+  /// only final children of the edge group are compressed once, not per insert.
+  struct PrefixState {
+    std::uint32_t cv[8];
+    std::size_t blocks = 0;
+    PrefixState() noexcept;
+  };
+  /// Advance `state` over whole blocks [state.blocks, blocks) of `message`;
+  /// `blocks` must leave at least one byte of the message after it.
+  static void absorb(PrefixState& state, const std::uint8_t* message, std::size_t blocks) noexcept;
+  /// Digest of the `len`-byte `message` whose first state.blocks blocks `state` covers.
+  static void finish(const PrefixState& state, const std::uint8_t* message, std::size_t len,
+                     std::uint8_t* out) noexcept;
+};
+
+/// Hashers that can resume a message from a cached prefix state.
+template <class H>
+concept PrefixHasher = Hasher<H> && requires(typename H::PrefixState& state, const std::uint8_t* in,
+                                             std::uint8_t* out, std::size_t n) {
+  H::absorb(state, in, n);
+  H::finish(state, in, n, out);
 };
 
 /// SHA-256 through OpenSSL.

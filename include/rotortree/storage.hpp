@@ -10,11 +10,16 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "rotortree/types.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace rotortree {
 
@@ -40,6 +45,24 @@ namespace detail {
 inline constexpr std::size_t kHugeSlab = std::size_t{2} << 20;
 void* allocate_slab(std::size_t bytes);           // throws std::bad_alloc
 void release_slab(void* slab, std::size_t bytes) noexcept;
+
+/// Copy nodes with non-temporal stores: bulk leaves go to memory without
+/// first reading the destination lines into the cache. `dst` is 16-byte aligned
+/// (chunks are page-aligned). Call stream_fence() before publishing.
+inline void stream_copy(Node* dst, const Node* src, std::size_t count) noexcept {
+#if defined(__SSE2__)
+  auto* out = reinterpret_cast<__m128i*>(dst);
+  const auto* in = reinterpret_cast<const __m128i*>(src);
+  for (std::size_t i = 0; i < 2 * count; ++i) _mm_stream_si128(out + i, _mm_loadu_si128(in + i));
+#else
+  std::memcpy(dst, src, count * sizeof(Node));
+#endif
+}
+inline void stream_fence() noexcept {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
 
 /// Chunk pointers of one level, in segments that never move: segment s holds
 /// kFirstSegment << s pointers. The single writer appends; readers read
@@ -141,6 +164,13 @@ class LevelStore {
   /// (a memory-mapped data file). Old memory is retired by the caller.
   void replace_chunk(std::size_t level, std::size_t chunk, Node* replacement) {
     directories_[level].set(chunk, replacement);
+  }
+  /// Writer only: append a chunk that lives elsewhere (a read-only mapping of
+  /// a data file, for full immutable chunks recovered from a checkpoint) as
+  /// the level's next chunk. The caller keeps the memory alive.
+  void append_external_chunk(std::size_t level, Node* chunk) {
+    directories_[level].set(allocated_[level], chunk);
+    ++allocated_[level];
   }
   std::uint64_t chunks_allocated(std::size_t level) const noexcept { return allocated_[level]; }
   std::size_t bytes_mapped() const noexcept {

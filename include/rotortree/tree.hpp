@@ -29,6 +29,16 @@ struct TreeOptions {
 };
 
 namespace detail {
+/// The prefix state of a hasher, or an empty placeholder for one without.
+template <class H>
+struct PrefixStateOf {
+  struct type {};
+};
+template <PrefixHasher H>
+struct PrefixStateOf<H> {
+  using type = typename H::PrefixState;
+};
+
 /// Length of every level for a tree of `size` leaves (level 0 = size).
 template <std::size_t N>
 constexpr std::uint64_t level_length(std::uint64_t size, unsigned level) noexcept {
@@ -173,18 +183,31 @@ class Snapshot {
   }
 
   void fill_path(std::uint64_t index, Path& path) const {
+    // Every level's group is known from the index alone: locate them all and
+    // prefetch them first, so the cache misses of a large tree overlap.
+    const Node* groups[MaxDepth];
+    std::uint64_t starts[MaxDepth];
+    {
+      std::uint64_t i = index;
+      for (unsigned l = 0; l < depth_; ++l) {
+        starts[l] = i / N * N;
+        groups[l] = &store_->at(l, starts[l]);  // a group never straddles chunks
+        for (std::size_t byte = 0; byte < N * sizeof(Node); byte += 64)
+          __builtin_prefetch(reinterpret_cast<const char*>(groups[l]) + byte);
+        i /= N;
+      }
+    }
     path.levels.resize(depth_);
     path.siblings.resize(static_cast<std::size_t>(depth_) * (N - 1));
     std::size_t count = 0;
     std::uint64_t length = size_;
     for (unsigned l = 0; l < depth_; ++l) {
-      const std::uint64_t start = index / N * N;
+      const std::uint64_t start = starts[l];
       const unsigned k = static_cast<unsigned>(std::min<std::uint64_t>(N, length - start));
       const unsigned position = static_cast<unsigned>(index - start);
-      const Node* group = &store_->at(l, start);  // a group never straddles chunks
       for (unsigned j = 0; j < k; ++j) {
         if (j == position) continue;
-        path.siblings[count++] = start + j + 1 == length ? edge_[l] : group[j];
+        path.siblings[count++] = start + j + 1 == length ? edge_[l] : groups[l][j];
       }
       path.levels[l] = {static_cast<std::uint8_t>(position), static_cast<std::uint8_t>(k - 1)};
       index /= N;
@@ -227,6 +250,22 @@ class LeanIMT {
     if (executor_ && executor_->threads() <= 1) executor_.reset();
   }
 
+  /// Adopt a store that already holds a tree of `size` leaves (database
+  /// recovery: checkpointed chunks mapped from data files). Every level must
+  /// have its chunks allocated for its length.
+  LeanIMT(std::shared_ptr<LevelStore<N>> store, std::uint64_t size, TreeOptions options = {})
+      : LeanIMT(options) {
+    store_ = std::move(store);
+    size_ = size;
+  }
+  /// Replace the handle to the store by another handle to the same store (an
+  /// aliasing shared_ptr): snapshots taken from now on co-own what it owns.
+  /// The database uses this to keep retired chunk memory alive exactly as
+  /// long as snapshots that could still read it.
+  void rebind_store(std::shared_ptr<LevelStore<N>> store) noexcept {
+    if (store.get() == store_.get()) store_ = std::move(store);
+  }
+
   LeanIMT(LeanIMT&&) noexcept = default;
   LeanIMT& operator=(LeanIMT&&) noexcept = default;
 
@@ -248,7 +287,7 @@ class LeanIMT {
     return store_->at(level, index);
   }
 
-  /// Append one leaf; returns the new root.
+  /// Append one leaf; returns the new root. Walks the right edge only.
   Node insert(const Node& leaf) {
     const std::uint64_t new_size = checked_new_size(1);
     reserve_levels(new_size);
@@ -264,7 +303,7 @@ class LeanIMT {
       if (k == 1)
         *out = store_->at(l, index);
       else
-        hash_group<H>(node_hash_, &store_->at(l, start), k, *out);
+        hash_edge_group(l, start, k, *out);
       index = parent;
       length = parent + 1;
     }
@@ -276,13 +315,32 @@ class LeanIMT {
   /// Throws Error(empty_batch) / Error(max_depth_exceeded), changing nothing.
   Node insert_many(std::span<const Node> leaves) {
     if (leaves.empty()) throw Error(Errc::empty_batch, "insert_many needs at least one leaf");
+    const std::uint64_t old_size = size_;
     const std::uint64_t new_size = checked_new_size(leaves.size());
     reserve_levels(new_size);
-    copy_leaves(leaves);
-    std::uint64_t first = size_;  // first changed node of the current level
-    std::uint64_t length = new_size;
+    // Level 0: groups made only of new leaves are hashed straight from the
+    // caller's buffer while their leaves are streamed into storage; the
+    // (at most two) groups that mix old leaves or end the level come after.
+    const std::uint64_t fused_first = (old_size + N - 1) / N;
+    const std::uint64_t fused_end = new_size / N;
+    const std::uint64_t level0_parent_end = new_size / N + (new_size % N != 0);
+    if (fused_first < fused_end) {
+      copy_leaves(old_size, leaves.first(fused_first * N - old_size));
+      for_parent_ranges(fused_first, fused_end,
+                        [&](std::uint64_t b, std::uint64_t e) { hash_and_store_leaves(leaves, old_size, b, e); });
+      const std::uint64_t tail = fused_end * N;
+      copy_leaves(tail, leaves.subspan(tail - old_size));
+      detail::stream_fence();
+      hash_level(0, old_size / N, fused_first, new_size);
+      hash_level(0, fused_end, level0_parent_end, new_size);
+    } else {
+      copy_leaves(old_size, leaves);
+      hash_level(0, old_size / N, level0_parent_end, new_size);
+    }
+    std::uint64_t first = old_size / N;  // first changed node of the current level
+    std::uint64_t length = level0_parent_end;
     const unsigned depth = depth_for_size(new_size, N);
-    for (unsigned l = 0; l < depth; ++l) {
+    for (unsigned l = 1; l < depth; ++l) {
       const std::uint64_t parent_first = first / N;
       const std::uint64_t parent_end = length / N + (length % N != 0);
       hash_level(l, parent_first, parent_end, length);
@@ -331,16 +389,58 @@ class LeanIMT {
     }
   }
 
-  void copy_leaves(std::span<const Node> leaves) {
-    std::uint64_t index = size_;
+  /// Copy `leaves` into level 0 from `index` on (chunk by chunk).
+  void copy_leaves(std::uint64_t index, std::span<const Node> leaves) {
     std::size_t done = 0;
     while (done < leaves.size()) {
       const std::size_t room = LevelStore<N>::kChunkNodes - index % LevelStore<N>::kChunkNodes;
-      const std::size_t n = std::min(room, leaves.size() - done);
+      const std::size_t n = std::min<std::size_t>(room, leaves.size() - done);
       std::memcpy(store_->writable(0, index), leaves.data() + done, n * sizeof(Node));
       done += n;
       index += n;
     }
+  }
+
+  /// Run body(b, e) over [begin, end): on the pool when the range is large
+  /// enough (in kParallelGrain ranges), else in this thread.
+  template <class Body>
+  void for_parent_ranges(std::uint64_t begin, std::uint64_t end, const Body& body) {
+    if (executor_ && end - begin >= parallel_threshold_)
+      executor_->for_ranges(begin, end, kParallelGrain,
+                            [&](std::size_t b, std::size_t e) { body(b, e); });
+    else
+      body(begin, end);
+  }
+
+  /// Level-0 groups [begin, end), all made of new leaves: hash them from the
+  /// caller's buffer into level 1 and stream the leaves into level 0.
+  void hash_and_store_leaves(std::span<const Node> leaves, std::uint64_t old_size,
+                             std::uint64_t begin, std::uint64_t end) {
+    while (begin < end) {
+      const std::uint64_t run_end = std::min(end, (begin / kGroupsPerChunk + 1) * kGroupsPerChunk);
+      const Node* source = leaves.data() + (begin * N - old_size);
+      hash_full_groups<H>(node_hash_, N, source, run_end - begin, store_->writable(1, begin));
+      detail::stream_copy(store_->writable(0, begin * N), source, (run_end - begin) * N);
+      begin = run_end;
+    }
+  }
+
+  /// Hash the edge group of `level` (children [start, start+k), the last one
+  /// new). With a prefix-capable hasher, the whole blocks before the new child
+  /// hold only final nodes: their state is cached per level and reused.
+  void hash_edge_group(unsigned level, std::uint64_t start, unsigned k, Node& out) {
+    const Node* group = &store_->at(level, start);
+    if constexpr (PrefixHasher<H>) {
+      if (node_hash_ == NodeHash::lean_imt) {
+        EdgePrefix& cached = edge_prefix_[level];
+        if (cached.group_start != start) cached = EdgePrefix{start, {}};
+        const auto* bytes = group->data();
+        H::absorb(cached.state, bytes, sizeof(Node) * (k - 1) / 64);
+        H::finish(cached.state, bytes, sizeof(Node) * k, out.data());
+        return;
+      }
+    }
+    hash_group<H>(node_hash_, group, k, out);
   }
 
   /// Recompute parents [parent_first, parent_end) of `level` (whose length is
@@ -349,16 +449,11 @@ class LeanIMT {
   void hash_level(unsigned level, std::uint64_t parent_first, std::uint64_t parent_end,
                   std::uint64_t length) {
     const std::uint64_t full_end = std::min(parent_end, length / N);
-    if (parent_first < full_end) {
-      const std::uint64_t count = full_end - parent_first;
-      if (executor_ && count >= parallel_threshold_) {
-        executor_->for_ranges(parent_first, full_end, kParallelGrain,
-                              [&](std::size_t b, std::size_t e) { hash_full_groups_range(level, b, e); });
-      } else {
-        hash_full_groups_range(level, parent_first, full_end);
-      }
-    }
-    if (full_end < parent_end) {  // the last, partial group
+    if (parent_first < full_end)
+      for_parent_ranges(parent_first, full_end, [&](std::uint64_t b, std::uint64_t e) {
+        hash_full_groups_range(level, b, e);
+      });
+    if (parent_first <= full_end && full_end < parent_end) {  // the last, partial group
       const std::uint64_t start = full_end * N;
       const unsigned k = static_cast<unsigned>(length - start);
       Node* out = store_->writable(level + 1, full_end);
@@ -379,9 +474,15 @@ class LeanIMT {
     }
   }
 
+  struct EdgePrefix {
+    std::uint64_t group_start = UINT64_MAX;
+    typename detail::PrefixStateOf<H>::type state;
+  };
+
   std::shared_ptr<LevelStore<N>> store_;
   std::uint64_t size_ = 0;
   NodeHash node_hash_;
+  std::array<EdgePrefix, MaxDepth> edge_prefix_{};
   std::size_t parallel_threshold_;
   std::shared_ptr<const Executor> executor_;  // null: sequential
 };

@@ -1,0 +1,285 @@
+// `rotortree bench`: the figures of SPEC §4, measured in one run.
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "rotortree/rotortree.hpp"
+
+namespace rotortree::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct BenchOptions {
+  std::uint64_t leaves = 10'000'000;
+  std::uint64_t batch = 1'000'000;
+  unsigned arity = 4;
+  std::size_t threads = 0;  // 0: all cores
+  std::string hash = "blake3";
+  bool json = false;
+  std::uint64_t single_inserts = 1'000'000;
+  std::uint64_t proofs = 200'000;
+  std::uint64_t snapshots = 1'000'000;
+};
+
+/// Progress on stderr, only when a person is watching.
+class Progress {
+ public:
+  explicit Progress(std::string what) : what_(std::move(what)), enabled_(isatty(2) != 0) {}
+  void update(double fraction) {
+    if (!enabled_) return;
+    std::fprintf(stderr, "\r%-34s %5.1f%%", what_.c_str(), 100.0 * fraction);
+    std::fflush(stderr);
+  }
+  ~Progress() {
+    if (enabled_) std::fprintf(stderr, "\r%-34s done  \n", what_.c_str());
+  }
+
+ private:
+  std::string what_;
+  bool enabled_;
+};
+
+/// Pseudo-random prehashed leaves (splitmix64); never hashed by the tree.
+std::vector<Node> make_leaves(std::uint64_t count, std::uint64_t seed) {
+  std::vector<Node> leaves(count);
+  std::uint64_t state = seed;
+  for (Node& leaf : leaves) {
+    for (int word = 0; word < 4; ++word) {
+      std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      z ^= z >> 31;
+      std::memcpy(leaf.data() + 8 * word, &z, 8);
+    }
+  }
+  return leaves;
+}
+
+/// How many groups of each size (2..N) inserting `leaves` in batches hashes.
+std::map<unsigned, std::uint64_t> groups_hashed(std::uint64_t leaves, std::uint64_t batch, unsigned n) {
+  std::map<unsigned, std::uint64_t> groups;
+  for (std::uint64_t old_size = 0; old_size < leaves;) {
+    const std::uint64_t new_size = std::min(leaves, old_size + batch);
+    std::uint64_t first = old_size, length = new_size;
+    while (length > 1) {
+      const std::uint64_t parent_first = first / n;
+      const std::uint64_t parent_end = (length + n - 1) / n;
+      const std::uint64_t full_end = std::min(parent_end, length / n);
+      if (parent_first < full_end) groups[n] += full_end - parent_first;
+      if (full_end < parent_end && length % n >= 2) groups[static_cast<unsigned>(length % n)] += 1;
+      first = parent_first;
+      length = parent_end;
+    }
+    old_size = new_size;
+  }
+  return groups;
+}
+
+/// The hashing limit: the same parent hashes, from contiguous input, with
+/// the library's fastest kernel (Hasher::hash_many) on `threads` threads.
+template <Hasher H>
+double hash_limit_seconds(const std::map<unsigned, std::uint64_t>& groups,
+                          const std::vector<Node>& input, std::size_t threads) {
+  const std::size_t input_nodes = input.size();
+  std::uint64_t total = 0;
+  for (const auto& [k, count] : groups) total += count;
+  std::vector<Node> output(total);
+  std::fill(output.begin(), output.end(), Node{});  // fault the pages in before timing
+  Executor executor(threads);
+  const auto start = Clock::now();
+  std::uint64_t out_offset = 0;
+  for (const auto& [k, count] : groups) {
+    const std::size_t per_block = 4096;
+    const std::uint64_t blocks = (count + per_block - 1) / per_block;
+    auto hash_blocks = [&, k = k, count = count, out_offset](std::size_t b, std::size_t e) {
+      for (std::size_t block = b; block < e; ++block) {
+        const std::uint64_t first = block * per_block;
+        const std::uint64_t n = std::min<std::uint64_t>(per_block, count - first);
+        // Wrap around the input buffer; every message is contiguous.
+        const std::uint64_t span_nodes = static_cast<std::uint64_t>(k) * per_block;
+        const std::uint64_t base = (first * k) % (input_nodes - span_nodes + 1);
+        H::hash_many(input[base].data(), 32u * k, 32u * k, n, output[out_offset + first].data());
+      }
+    };
+    if (threads > 1)
+      executor.for_ranges(0, blocks, 1, hash_blocks);
+    else
+      hash_blocks(0, blocks);
+    out_offset += count;
+  }
+  return seconds_since(start);
+}
+
+template <Hasher H, std::size_t N>
+nlohmann::ordered_json run(const BenchOptions& options) {
+  const std::size_t threads = options.threads == 0 ? hardware_threads() : options.threads;
+  const std::vector<Node> leaves = make_leaves(options.leaves, 42);
+  const std::vector<Node> extra = make_leaves(options.single_inserts, 4242);
+  const TreeOptions tree_options{.threads = threads};
+
+  // Keep the tree's slabs for reuse: the timed run then measures insertion,
+  // not the kernel's page faults (reported separately as the cold figure).
+  const std::size_t expected_bytes =
+      static_cast<std::size_t>(options.leaves * 32.0 * N / (N - 1) * 1.1) + (64u << 20);
+  memory::set_slab_cache_limit(std::max(memory::slab_cache_limit(), expected_bytes));
+
+  auto insert_all = [&](LeanIMT<H, N>& tree, const char* label) {
+    Progress progress(label);
+    const auto start = Clock::now();
+    for (std::uint64_t done = 0; done < options.leaves; done += options.batch) {
+      const std::uint64_t n = std::min(options.batch, options.leaves - done);
+      tree.insert_many(std::span<const Node>(leaves).subspan(done, n));
+      progress.update(static_cast<double>(done + n) / options.leaves);
+    }
+    return seconds_since(start);
+  };
+
+  double cold_seconds;
+  {
+    LeanIMT<H, N> warmup(tree_options);
+    cold_seconds = insert_all(warmup, "insert_many (cold memory)");
+  }
+  LeanIMT<H, N> tree(tree_options);
+  const double insert_seconds = insert_all(tree, "insert_many");
+  const std::size_t storage_bytes = tree.storage_bytes();
+
+  double limit_seconds;
+  {
+    Progress progress("hashing limit");
+    limit_seconds = hash_limit_seconds<H>(groups_hashed(options.leaves, options.batch, N), leaves, threads);
+  }
+
+  // Snapshots of the L-leaf tree.
+  const auto snapshot_start = Clock::now();
+  std::uint64_t checksum = 0;
+  for (std::uint64_t i = 0; i < options.snapshots; ++i) checksum += tree.snapshot().size();
+  const double snapshot_ns = seconds_since(snapshot_start) * 1e9 / options.snapshots;
+
+  // Proofs of random leaves from one snapshot, then their verification.
+  const auto snapshot = tree.snapshot();
+  std::mt19937_64 random(7);
+  std::vector<std::uint64_t> indices(options.proofs);
+  for (auto& index : indices) index = random() % options.leaves;
+  std::vector<InclusionProof> proofs;
+  proofs.reserve(std::min<std::uint64_t>(options.proofs, 100'000));
+  const auto prove_start = Clock::now();
+  for (std::uint64_t i = 0; i < options.proofs; ++i) {
+    InclusionProof proof = snapshot.prove(indices[i]);
+    checksum += proof.path.siblings.size();
+    if (proofs.size() < proofs.capacity()) proofs.push_back(std::move(proof));
+  }
+  const double proof_ns = seconds_since(prove_start) * 1e9 / options.proofs;
+  const auto verify_start = Clock::now();
+  std::uint64_t valid = 0;
+  for (const InclusionProof& proof : proofs) valid += verify(proof).valid;
+  const double verify_ns = seconds_since(verify_start) * 1e9 / proofs.size();
+  if (valid != proofs.size()) throw Error(Errc::invalid_argument, "bench: a generated proof did not verify");
+
+  // Single inserts into the L-leaf tree.
+  double single_seconds;
+  {
+    Progress progress("single inserts");
+    const auto start = Clock::now();
+    for (std::uint64_t i = 0; i < options.single_inserts; ++i) {
+      checksum += tree.insert(extra[i])[0];
+      if (i % 65536 == 0) progress.update(static_cast<double>(i) / options.single_inserts);
+    }
+    single_seconds = seconds_since(start);
+  }
+
+  const double leaves_d = static_cast<double>(options.leaves);
+  nlohmann::ordered_json result;
+  result["arity"] = N;
+  result["hash"] = std::string(H::name);
+  result["leaves"] = options.leaves;
+  result["batch"] = options.batch;
+  result["threads"] = threads;
+  result["insert_many_leaves_per_sec"] = leaves_d / insert_seconds;
+  result["hash_limit_leaves_per_sec"] = leaves_d / limit_seconds;
+  result["single_insert_per_sec"] = options.single_inserts / single_seconds;
+  result["proof_ns"] = proof_ns;
+  result["verify_ns"] = verify_ns;
+  result["snapshot_ns"] = snapshot_ns;
+  result["bytes_per_leaf"] = static_cast<double>(storage_bytes) / leaves_d;
+  // Context for the figures above.
+  result["insert_many_to_limit_ratio"] = limit_seconds / insert_seconds;
+  result["insert_many_cold_leaves_per_sec"] = leaves_d / cold_seconds;
+  result["kernel"] = H::id == HashId::blake3 ? std::string(Blake3::kernel()) : std::string("openssl");
+  result["parallel_threshold"] = tree.parallel_threshold();
+  result["checksum"] = checksum % 1000;  // keeps the timed loops from being optimised away
+  return result;
+}
+
+template <Hasher H>
+nlohmann::ordered_json run_for_arity(const BenchOptions& options) {
+  switch (options.arity) {
+    case 2: return run<H, 2>(options);
+    case 3: return run<H, 3>(options);
+    case 4: return run<H, 4>(options);
+    case 8: return run<H, 8>(options);
+    case 16: return run<H, 16>(options);
+  }
+  throw Error(Errc::invalid_argument, "unsupported arity " + std::to_string(options.arity) +
+                                          " (expected 2, 3, 4, 8 or 16)");
+}
+
+void print_table(const nlohmann::ordered_json& r) {
+  auto millions = [](double v) { return std::to_string(v / 1e6).substr(0, 6) + " M/s"; };
+  std::printf("rotortree bench: N=%u, %s (%s), %llu leaves in batches of %llu, %u threads\n",
+              r["arity"].get<unsigned>(), r["hash"].get<std::string>().c_str(),
+              r["kernel"].get<std::string>().c_str(), r["leaves"].get<unsigned long long>(),
+              r["batch"].get<unsigned long long>(), r["threads"].get<unsigned>());
+  std::printf("  %-34s %s\n", "insert_many", millions(r["insert_many_leaves_per_sec"]).c_str());
+  std::printf("  %-34s %s\n", "hashing limit", millions(r["hash_limit_leaves_per_sec"]).c_str());
+  std::printf("  %-34s %.2f\n", "insert_many / limit", r["insert_many_to_limit_ratio"].get<double>());
+  std::printf("  %-34s %s\n", "insert_many, cold memory", millions(r["insert_many_cold_leaves_per_sec"]).c_str());
+  std::printf("  %-34s %s\n", "single insert", millions(r["single_insert_per_sec"]).c_str());
+  std::printf("  %-34s %.0f ns\n", "inclusion proof", r["proof_ns"].get<double>());
+  std::printf("  %-34s %.0f ns\n", "verify", r["verify_ns"].get<double>());
+  std::printf("  %-34s %.0f ns\n", "snapshot", r["snapshot_ns"].get<double>());
+  std::printf("  %-34s %.2f\n", "bytes per leaf", r["bytes_per_leaf"].get<double>());
+}
+
+}  // namespace
+
+void register_bench_command(CLI::App& app) {
+  auto options = std::make_shared<BenchOptions>();
+  CLI::App* bench = app.add_subcommand("bench", "Measure insertion, proofs and snapshots (SPEC §4)");
+  bench->add_option("--leaves", options->leaves, "Leaves to insert")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 40));
+  bench->add_option("--batch", options->batch, "Leaves per insert_many call")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 40));
+  bench->add_option("--arity", options->arity, "Arity: 2, 3, 4, 8 or 16")->capture_default_str();
+  bench->add_option("--threads", options->threads, "Hashing threads (default: all cores; 1 = sequential)");
+  bench->add_option("--hash", options->hash, "blake3 or sha256")->capture_default_str();
+  bench->add_option("--single-inserts", options->single_inserts, "Timed single inserts")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 32));
+  bench->add_option("--proofs", options->proofs, "Timed proofs")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 32));
+  bench->add_flag("--json", options->json, "Print one JSON object instead of a table");
+  bench->callback([options] {
+    if (!is_runtime_arity(options->arity))
+      throw Error(Errc::invalid_argument, "unsupported arity " + std::to_string(options->arity) +
+                                              " (expected 2, 3, 4, 8 or 16)");
+    const nlohmann::ordered_json result = parse_hash_id(options->hash) == HashId::blake3
+                                              ? run_for_arity<Blake3>(*options)
+                                              : run_for_arity<Sha256>(*options);
+    if (options->json)
+      std::cout << result.dump() << std::endl;
+    else
+      print_table(result);
+  });
+}
+
+}  // namespace rotortree::cli
