@@ -25,6 +25,9 @@ class ConcurrentLeanIMT {
 
   explicit ConcurrentLeanIMT(TreeOptions options = {})
       : tree_(options), published_(std::make_shared<const snapshot_type>(tree_.snapshot())) {}
+  /// Take over an existing tree (the database adopts its recovered tree).
+  explicit ConcurrentLeanIMT(tree_type tree)
+      : tree_(std::move(tree)), published_(std::make_shared<const snapshot_type>(tree_.snapshot())) {}
 
   /// Append one leaf; returns the root right after this insertion.
   Node insert(const Node& leaf) {

@@ -1,0 +1,211 @@
+// Database commands: init, insert, info, checkpoint; and --db for root/prove/consistency.
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "commands.hpp"
+#include "rotortree/any_db.hpp"
+
+namespace rotortree::cli {
+namespace {
+
+std::uint64_t parse_count(const std::string& text, const std::string& option) {
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw Error(Errc::invalid_argument, option + " expects a positive integer, got '" + text + "'");
+  return std::stoull(text);
+}
+
+/// Stream 32-byte leaves from a file or "-" in batches.
+template <class Fn>
+void read_leaves(const std::string& path, std::size_t batch, Fn&& consume) {
+  FILE* in = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (!in) throw Error(Errc::io_error, "cannot open leaf file '" + path + "': " + std::strerror(errno));
+  struct Closer {
+    FILE* f;
+    bool owned;
+    ~Closer() {
+      if (owned) std::fclose(f);
+    }
+  } closer{in, in != stdin};
+  std::vector<Node> buffer(batch);
+  std::uint64_t total = 0;
+  for (;;) {
+    const std::size_t bytes = std::fread(buffer.data(), 1, batch * sizeof(Node), in);
+    if (bytes % sizeof(Node) != 0)
+      throw Error(Errc::invalid_argument, "leaf input " + (path == "-" ? std::string("standard input") : "'" + path + "'") +
+                                              " has a length that is not a multiple of 32 (" +
+                                              std::to_string(total * 32 + bytes) + " bytes)");
+    if (bytes > 0) {
+      consume(std::span<const Node>(buffer.data(), bytes / sizeof(Node)));
+      total += bytes / sizeof(Node);
+    }
+    if (bytes < batch * sizeof(Node)) {
+      if (std::ferror(in)) throw Error(Errc::io_error, "cannot read leaf input '" + path + "'");
+      break;
+    }
+  }
+}
+
+std::string iso_time(std::uint64_t unix_ms) {
+  if (unix_ms == 0) return "never";
+  const std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[40];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+DbConfig cli_config() {
+  DbConfig config;
+  config.flush = flush::Manual{};
+  config.checkpoint = checkpoint::OnClose{};
+  return config;
+}
+
+}  // namespace
+
+std::unique_ptr<AnySnapshot> open_db_snapshot(const std::string& dir) {
+  DbConfig config = cli_config();
+  config.read_only = true;
+  auto db = open_any_db(dir, config);
+  auto snapshot = db->snapshot();
+  db->close();
+  return snapshot;
+}
+
+void register_db_commands(CLI::App& app) {
+  {
+    auto* cmd = app.add_subcommand("init", "Create a database directory");
+    auto dir = std::make_shared<std::string>();
+    auto arity = std::make_shared<std::string>("4");
+    auto max_depth = std::make_shared<std::string>("32");
+    auto hash = std::make_shared<std::string>("blake3");
+    auto node_hash = std::make_shared<std::string>("lean-imt");
+    cmd->add_option("DIR", *dir, "Database directory")->required();
+    cmd->add_option("--arity", *arity, "Arity: 2, 3, 4, 8 or 16 (default 4)");
+    cmd->add_option("--max-depth", *max_depth, "Maximum depth 1..32 (default 32)");
+    cmd->add_option("--hash", *hash, "blake3 or sha256 (default blake3)");
+    cmd->add_option("--node-hash", *node_hash, "lean-imt or tagged (default lean-imt)");
+    cmd->callback([=] {
+      DbParams params;
+      params.arity = static_cast<unsigned>(parse_count(*arity, "--arity"));
+      if (!is_runtime_arity(params.arity))
+        throw Error(Errc::invalid_argument, "unsupported arity " + *arity + " (expected 2, 3, 4, 8 or 16)");
+      const auto depth = parse_count(*max_depth, "--max-depth");
+      if (depth < 1 || depth > 32) throw Error(Errc::invalid_argument, "--max-depth must be in 1..32, got " + *max_depth);
+      params.max_depth = static_cast<unsigned>(depth);
+      params.hash = parse_hash_id(*hash);
+      params.node_hash = parse_node_hash(*node_hash);
+      auto db = open_any_db(*dir, cli_config(), params);
+      db->close();
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("insert", "Append leaves to a database");
+    auto dir = std::make_shared<std::string>();
+    auto leaves = std::make_shared<std::string>();
+    auto batch = std::make_shared<std::string>("65536");
+    auto durable = std::make_shared<bool>(false);
+    auto ack = std::make_shared<bool>(false);
+    cmd->add_option("DIR", *dir, "Database directory")->required();
+    cmd->add_option("--leaves", *leaves, "Raw 32-byte leaves, - for standard input")->required();
+    cmd->add_option("--batch", *batch, "Leaves per batch (default 65536)");
+    cmd->add_flag("--durable", *durable, "Wait until every batch is on stable storage");
+    cmd->add_flag("--ack", *ack, "After each durable batch print 'ack SIZE ROOTHEX'");
+    cmd->callback([=] {
+      const auto b = parse_count(*batch, "--batch");
+      if (b == 0 || b > (std::uint64_t{1} << 26)) throw Error(Errc::invalid_argument, "--batch must be in 1..67108864");
+      DbConfig config = cli_config();
+      config.flush = flush::Interval{};
+      config.create_if_missing = false;
+      auto db = open_any_db(*dir, config);
+      const bool progress = ::isatty(STDERR_FILENO);
+      const auto start = std::chrono::steady_clock::now();
+      const std::uint64_t first_size = db->size();
+      std::uint64_t inserted = 0;
+      read_leaves(*leaves, static_cast<std::size_t>(b), [&](std::span<const Node> chunk) {
+        auto result = db->insert_many(chunk);
+        inserted += chunk.size();
+        if (*durable || *ack) result.token.wait();
+        if (*ack) {
+          std::printf("ack %llu %s\n", static_cast<unsigned long long>(first_size + inserted),
+                      to_hex(result.root).c_str());
+          std::fflush(stdout);
+        }
+        if (progress) {
+          const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          std::fprintf(stderr, "\r%llu leaves inserted (%.0f/s)", static_cast<unsigned long long>(inserted),
+                       s > 0 ? inserted / s : 0.0);
+        }
+      });
+      if (progress) std::fprintf(stderr, "\n");
+      db->close();
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("info", "Describe a database");
+    auto dir = std::make_shared<std::string>();
+    auto json = std::make_shared<bool>(false);
+    cmd->add_option("DIR", *dir, "Database directory")->required();
+    cmd->add_flag("--json", *json, "One JSON object");
+    cmd->callback([=] {
+      DbConfig config = cli_config();
+      config.read_only = true;
+      auto db = open_any_db(*dir, config);
+      const DbInfo info = db->info();
+      db->close();
+      if (*json) {
+        nlohmann::json j;
+        j["size"] = info.size;
+        j["depth"] = info.depth;
+        j["root"] = info.root ? nlohmann::json(to_hex(*info.root)) : nlohmann::json(nullptr);
+        j["arity"] = info.params.arity;
+        j["max_depth"] = info.params.max_depth;
+        j["hash"] = std::string(to_string(info.params.hash));
+        j["node_hash"] = std::string(to_string(info.params.node_hash));
+        j["log_bytes"] = info.log_bytes;
+        j["data_bytes"] = info.data_bytes;
+        j["checkpoint_size"] = info.checkpoint_size;
+        j["checkpoint_unix_ms"] = info.checkpoint_unix_ms;
+        j["last_sequence"] = info.last_seq;
+        std::cout << j.dump() << std::endl;
+      } else {
+        std::cout << "size " << info.size << "\n"
+                  << "depth " << info.depth << "\n"
+                  << "root " << (info.root ? to_hex(*info.root) : std::string("none")) << "\n"
+                  << "arity " << info.params.arity << "\n"
+                  << "max_depth " << info.params.max_depth << "\n"
+                  << "hash " << to_string(info.params.hash) << "\n"
+                  << "node_hash " << to_string(info.params.node_hash) << "\n"
+                  << "log_bytes " << info.log_bytes << "\n"
+                  << "data_bytes " << info.data_bytes << "\n"
+                  << "checkpoint_size " << info.checkpoint_size << "\n"
+                  << "last_checkpoint " << iso_time(info.checkpoint_unix_ms) << "\n"
+                  << "last_sequence " << info.last_seq << std::endl;
+      }
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("checkpoint", "Write a checkpoint and truncate the log");
+    auto dir = std::make_shared<std::string>();
+    cmd->add_option("DIR", *dir, "Database directory")->required();
+    cmd->callback([=] {
+      DbConfig config = cli_config();
+      config.checkpoint = checkpoint::Manual{};
+      config.create_if_missing = false;
+      auto db = open_any_db(*dir, config);
+      db->checkpoint();
+      db->close();
+    });
+  }
+}
+
+}  // namespace rotortree::cli

@@ -1,0 +1,45 @@
+// A database whose arity and hash are chosen at run time (the command line).
+// Arities 2, 3, 4, 8, 16; MaxDepth 32 is instantiated and the stored max
+// depth (1..32) is enforced at insert time.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "rotortree/any_tree.hpp"
+#include "rotortree/db.hpp"
+
+namespace rotortree {
+
+class AnyDb {
+ public:
+  struct InsertResult {
+    Node root;
+    DurabilityToken token;
+  };
+  virtual ~AnyDb() = default;
+  virtual DbParams params() const = 0;
+  virtual std::uint64_t size() const = 0;
+  virtual std::optional<Node> root() const = 0;
+  virtual InsertResult insert(const Node& leaf) = 0;
+  virtual InsertResult insert_many(std::span<const Node> leaves) = 0;
+  virtual void flush() = 0;
+  virtual void checkpoint() = 0;
+  virtual void close() = 0;
+  virtual std::unique_ptr<AnySnapshot> snapshot() const = 0;
+  virtual DbInfo info() const = 0;
+  virtual std::optional<Error> background_error() const = 0;
+};
+
+/// The parameters stored in `dir`, or nothing if it holds no database.
+std::optional<DbParams> read_db_params(const std::string& dir, db::Env* env = nullptr);
+
+/// Open an existing database with its stored parameters, or create one with
+/// `create` (config.node_hash / max_depth are overridden by the parameters).
+/// If `create` is given and a database exists, its parameters must match.
+std::unique_ptr<AnyDb> open_any_db(const std::string& dir, DbConfig config,
+                                   const std::optional<DbParams>& create = std::nullopt);
+
+}  // namespace rotortree

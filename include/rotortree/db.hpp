@@ -1,0 +1,612 @@
+// RotorTree: the durable database. A ConcurrentLeanIMT whose every insertion
+// is also appended to a write-ahead log, with checkpoints of the levels' chunks
+// to data files, memory-mapped cold levels and crash recovery.
+// See docs/database.md (guarantees) and docs/file-formats.md (formats).
+#pragma once
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "rotortree/concurrent.hpp"
+#include "rotortree/db/env.hpp"
+#include "rotortree/db/format.hpp"
+#include "rotortree/db/wal.hpp"
+#include "rotortree/tree.hpp"
+
+namespace rotortree {
+
+using db::DbParams;
+using db::DurabilityToken;
+
+namespace flush {
+/// A background thread makes the log durable every `period` (group commit).
+struct Interval {
+  std::chrono::microseconds period{std::chrono::milliseconds(10)};
+};
+/// Only flush(), token.wait() and insert_durable make the log durable.
+struct Manual {};
+}  // namespace flush
+using FlushPolicy = std::variant<flush::Interval, flush::Manual>;
+
+namespace checkpoint {
+struct OnClose {};                       ///< checkpoint when the database is closed
+struct Manual {};                        ///< only checkpoint() (recovery replays the whole log)
+struct EveryNEntries { std::uint64_t entries; };   ///< after this many log entries
+struct MemoryThreshold { std::uint64_t bytes; };   ///< after this many leaf bytes logged
+}  // namespace checkpoint
+using CheckpointPolicy =
+    std::variant<checkpoint::OnClose, checkpoint::Manual, checkpoint::EveryNEntries, checkpoint::MemoryThreshold>;
+
+struct DbConfig {
+  FlushPolicy flush = flush::Interval{};
+  CheckpointPolicy checkpoint = checkpoint::OnClose{};
+  /// Levels below this one keep their checkpointed chunks memory-mapped from
+  /// the data files instead of in memory. 0: everything in memory; MaxDepth+1: all mapped.
+  unsigned pin_above_level = 0;
+  /// Recompute the checkpoint's tree from its leaves on open and compare
+  /// every stored node (detects any corruption of the data files).
+  bool verify_on_open = false;
+  NodeHash node_hash = NodeHash::lean_imt;
+  /// Maximum depth stored at creation; 0 = the MaxDepth template parameter
+  /// when creating, whatever is stored when opening.
+  unsigned max_depth = 0;
+  bool create_if_missing = true;
+  /// Recover into memory without writing anything; insertions throw Errc::closed.
+  bool read_only = false;
+  db::Env* env = nullptr;  ///< nullptr: the POSIX environment
+  /// Hashing threads and parallel threshold of the tree (its node_hash is ignored).
+  TreeOptions tree{};
+};
+
+/// What `info` reports.
+struct DbInfo {
+  DbParams params;
+  std::uint64_t size = 0;
+  unsigned depth = 0;
+  std::optional<Node> root;
+  std::uint64_t log_bytes = 0;
+  std::uint64_t data_bytes = 0;
+  std::uint64_t checkpoint_size = 0;     ///< leaves covered by the last checkpoint
+  std::uint64_t checkpoint_unix_ms = 0;  ///< when it was taken (0: never)
+  std::uint64_t last_seq = 0;            ///< last log sequence number appended
+  std::uint64_t durable_seq = 0;         ///< last one on stable storage
+  std::uint64_t mapped_bytes = 0;        ///< checkpointed chunks served from mappings
+};
+
+namespace db::detail {
+std::string join(const std::string& dir, const std::string& name);
+std::uint64_t now_unix_ms();
+/// Write `bytes` to dir/name atomically: temp file, fsync, rename, fsync dir.
+void write_atomically(Env& env, const std::string& dir, const std::string& name, std::span<const std::uint8_t> bytes);
+/// Totals of the log and data files of a directory.
+void disk_usage(Env& env, const std::string& dir, std::uint64_t& log_bytes, std::uint64_t& data_bytes);
+/// Read the metadata record; nullopt if the database does not exist.
+std::optional<Meta> read_meta(Env& env, const std::string& dir);
+/// Release the pages of retired chunks (MADV_DONTNEED).
+void release_pages(void* address, std::size_t bytes) noexcept;
+}  // namespace db::detail
+
+template <Hasher H, std::size_t N, std::size_t MaxDepth = 32>
+class RotorTree {
+ public:
+  using tree_type = LeanIMT<H, N, MaxDepth>;
+  using concurrent_type = ConcurrentLeanIMT<H, N, MaxDepth>;
+  using snapshot_type = Snapshot<H, N, MaxDepth>;
+  static constexpr std::size_t kChunkNodes = LevelStore<N>::kChunkNodes;
+  static constexpr std::size_t kChunkBytes = LevelStore<N>::kChunkBytes;
+  static constexpr std::size_t kShardChunks = db::shard_chunks(N);
+
+  struct InsertResult {
+    Node root;
+    DurabilityToken token;
+  };
+
+  /// Open (creating or recovering) the database in `dir`. Throws Error:
+  /// locked, parameter_mismatch, corruption, io_error, no_space.
+  explicit RotorTree(std::string dir, DbConfig config = {})
+      : dir_(std::move(dir)), config_(config), env_(config.env ? config.env : db::Env::posix()) {
+    static_assert(db::chunk_nodes(N) == kChunkNodes);
+    params_ = {static_cast<unsigned>(N), config.max_depth ? config.max_depth : static_cast<unsigned>(MaxDepth),
+               H::id, config.node_hash};
+    if (params_.max_depth > MaxDepth)
+      throw Error(Errc::invalid_argument, "max depth " + std::to_string(params_.max_depth) +
+                                              " exceeds this build's MaxDepth " + std::to_string(MaxDepth));
+    open();
+  }
+  ~RotorTree() {
+    try {
+      close();
+    } catch (...) {
+    }
+  }
+  RotorTree(const RotorTree&) = delete;
+  RotorTree& operator=(const RotorTree&) = delete;
+
+  const std::string& directory() const noexcept { return dir_; }
+  const DbParams& params() const noexcept { return params_; }
+  std::uint64_t capacity() const noexcept { return capacity_; }
+
+  /// Append one leaf: its root and a token for its durability.
+  InsertResult insert(const Node& leaf) { return insert_impl(std::span<const Node>(&leaf, 1), true); }
+  /// Append a batch atomically (one log entry; split into frames of at most
+  /// 64 MiB that recovery applies all or nothing).
+  InsertResult insert_many(std::span<const Node> leaves) {
+    if (leaves.empty()) throw Error(Errc::empty_batch, "insert_many needs at least one leaf");
+    return insert_impl(leaves, false);
+  }
+  /// Insert and wait until it is on stable storage.
+  Node insert_durable(const Node& leaf) {
+    auto result = insert(leaf);
+    result.token.wait();
+    return result.root;
+  }
+  Node insert_many_durable(std::span<const Node> leaves) {
+    auto result = insert_many(leaves);
+    result.token.wait();
+    return result.root;
+  }
+
+  /// Make every insertion so far durable.
+  void flush() {
+    if (wal_) wal_->flush_all();
+  }
+  /// Write a checkpoint now (and truncate the log).
+  void checkpoint() {
+    if (!wal_) throw Error(Errc::closed, "the database is read-only or closed");
+    std::lock_guard lock(checkpoint_mutex_);
+    checkpoint_locked();
+  }
+  /// Flush, checkpoint if the policy says so, release the directory. Idempotent.
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    std::optional<Error> failure;
+    if (wal_) {
+      wal_->stop();
+      try {
+        if (!wal_->error()) {
+          wal_->flush_all();
+          if (std::holds_alternative<checkpoint::OnClose>(config_.checkpoint)) {
+            std::lock_guard lock(checkpoint_mutex_);
+            checkpoint_locked();
+          }
+        }
+      } catch (const Error& e) {
+        failure = e;
+      }
+    }
+    lock_.reset();
+    if (failure) throw *failure;
+  }
+
+  snapshot_type snapshot() const { return tree_->snapshot(); }
+  std::optional<Node> root() const { return tree_->root(); }
+  std::uint64_t size() const { return tree_->size(); }
+  unsigned depth() const { return tree_->depth(); }
+  InclusionProof prove(std::uint64_t index) const { return tree_->prove(index); }
+
+  /// The error that stopped the database, if any.
+  std::optional<Error> background_error() const { return wal_ ? wal_->error() : std::nullopt; }
+
+  DbInfo info() const {
+    DbInfo out;
+    const auto snap = snapshot();
+    out.params = params_;
+    out.size = snap.size();
+    out.depth = snap.depth();
+    out.root = snap.root();
+    db::detail::disk_usage(*env_, dir_, out.log_bytes, out.data_bytes);
+    {
+      std::lock_guard lock(stats_mutex_);
+      out.checkpoint_size = checkpoint_size_;
+      out.checkpoint_unix_ms = checkpoint_unix_ms_;
+      out.mapped_bytes = mapped_bytes_;
+    }
+    out.last_seq = wal_ ? wal_->last_seq() : recovered_seq_;
+    out.durable_seq = wal_ ? wal_->durable_seq() : recovered_seq_;
+    return out;
+  }
+
+ private:
+  // Everything snapshots need to stay valid: the store and the data-file
+  // mappings its full chunks may point into.
+  struct Owner {
+    std::shared_ptr<LevelStore<N>> store;
+    std::mutex mutex;
+    std::vector<std::shared_ptr<db::MappedRegion>> maps;
+  };
+  // Heap chunks replaced by mapped copies are released when no snapshot
+  // taken before the replacement remains: each such snapshot co-owns the
+  // epoch current when it was taken, and every epoch keeps the next one alive.
+  struct Epoch {
+    std::shared_ptr<Owner> owner;
+    std::vector<void*> retired;
+    std::shared_ptr<Epoch> next;
+    ~Epoch() {
+      for (void* chunk : retired) db::detail::release_pages(chunk, kChunkBytes);
+    }
+  };
+
+  std::string path(const std::string& name) const { return db::detail::join(dir_, name); }
+
+  void open() {
+    env_->create_dir(dir_);
+    lock_ = env_->lock(path(db::kLockName));
+    owner_ = std::make_shared<Owner>();
+    owner_->store = std::make_shared<LevelStore<N>>(MaxDepth + 1);
+    epoch_ = std::make_shared<Epoch>();
+    epoch_->owner = owner_;
+    checkpoint_chunks_.assign(MaxDepth + 1, 0);
+    mapped_chunks_.assign(MaxDepth + 1, 0);
+
+    std::optional<db::Meta> meta = db::detail::read_meta(*env_, dir_);
+    if (!meta) {
+      if (config_.read_only || !config_.create_if_missing)
+        throw Error(Errc::io_error, "no rotortree database in " + dir_ + " (missing " + path(db::kMetaName) + ")");
+      create();
+      meta = db::detail::read_meta(*env_, dir_);
+    }
+    // Parameters: an explicit max depth must match; 0 accepts the stored one.
+    DbParams wanted = params_;
+    if (config_.max_depth == 0) wanted.max_depth = meta->params.max_depth;
+    db::check_params(meta->params, wanted, path(db::kMetaName));
+    if (meta->params.max_depth > MaxDepth)
+      throw Error(Errc::parameter_mismatch, "max depth " + std::to_string(meta->params.max_depth) +
+                                                " of " + dir_ + " exceeds this build's MaxDepth");
+    params_ = meta->params;
+    capacity_ = capacity_for_depth(N, params_.max_depth);
+
+    load_checkpoint(*meta);
+    TreeOptions options = config_.tree;
+    options.node_hash = params_.node_hash;
+    if (config_.verify_on_open) verify(*meta, options);
+    tree_type tree(aliased_store(), meta->size, options);
+    checkpoint_seq_ = meta->last_seq;
+    checkpoint_size_ = meta->size;
+    checkpoint_unix_ms_ = meta->unix_ms;
+    replay(*meta, tree);
+    tree_ = std::make_unique<concurrent_type>(std::move(tree));
+    if (config_.read_only) {
+      lock_.reset();
+      return;
+    }
+    if (const auto* interval = std::get_if<flush::Interval>(&config_.flush))
+      wal_->start_interval(interval->period);
+  }
+
+  std::shared_ptr<LevelStore<N>> aliased_store() const {
+    return std::shared_ptr<LevelStore<N>>(epoch_, owner_->store.get());
+  }
+
+  void create() {
+    for (const std::string& name : env_->list(dir_)) {
+      std::uint64_t id;
+      if (db::parse_wal_name(name, id) || db::parse_data_name(name) || name == db::kMetaTmpName)
+        env_->remove(path(name));
+    }
+    db::Meta meta;
+    meta.params = params_;
+    meta.unix_ms = 0;
+    const auto bytes = db::encode_meta(meta);
+    db::detail::write_atomically(*env_, dir_, db::kMetaName, bytes);
+  }
+
+  void load_checkpoint(const db::Meta& meta) {
+    if (meta.size == 0) return;
+    LevelStore<N>& store = *owner_->store;
+    const unsigned depth = depth_for_size(meta.size, N);
+    for (unsigned l = 0; l <= depth; ++l) {
+      const std::uint64_t length = db::level_length(meta.size, N, l);
+      const std::uint64_t full = db::full_chunks(length, N);
+      for (std::uint64_t first = 0; first < full; first += kShardChunks) {
+        const std::uint64_t count = std::min<std::uint64_t>(kShardChunks, full - first);
+        const std::string file = path(db::data_name(l, first / kShardChunks));
+        if (l < config_.pin_above_level) {
+          auto region = env_->map(file, 0, count * kChunkBytes);
+          for (std::uint64_t c = 0; c < count; ++c)
+            store.append_external_chunk(
+                l, reinterpret_cast<Node*>(const_cast<std::uint8_t*>(region->data()) + c * kChunkBytes));
+          owner_->maps.push_back(std::move(region));
+          mapped_bytes_ += count * kChunkBytes;
+        } else {
+          store.reserve(l, (first + count) * kChunkNodes);
+          auto handle = env_->open(file, db::OpenMode::read);
+          for (std::uint64_t c = 0; c < count; ++c) {
+            auto* chunk = reinterpret_cast<std::uint8_t*>(store.writable(l, (first + c) * kChunkNodes));
+            if (handle->read_at(c * kChunkBytes, {chunk, kChunkBytes}) != kChunkBytes)
+              throw Error(Errc::corruption, "data file " + file + " is shorter than its checkpoint says (" +
+                                                std::to_string((c + 1) * kChunkBytes) + " bytes needed)");
+          }
+        }
+      }
+      checkpoint_chunks_[l] = full;
+      mapped_chunks_[l] = full;
+      store.reserve(l, length);
+      std::memcpy(store.writable(l, full * kChunkNodes), meta.tails[l].data(), meta.tails[l].size() * sizeof(Node));
+    }
+  }
+
+  /// Rebuild the checkpoint's tree from its leaves and compare every node.
+  void verify(const db::Meta& meta, const TreeOptions& options) {
+    if (meta.size == 0) return;
+    const LevelStore<N>& store = *owner_->store;
+    tree_type fresh(options);
+    fresh.reserve(meta.size);
+    std::vector<Node> buffer(std::min<std::uint64_t>(meta.size, std::uint64_t{1} << 20));
+    std::uint64_t done = 0;
+    while (done < meta.size) {
+      const std::uint64_t n = std::min<std::uint64_t>(buffer.size(), meta.size - done);
+      for (std::uint64_t i = 0; i < n;) {
+        const std::uint64_t index = done + i;
+        const std::uint64_t run = std::min<std::uint64_t>(n - i, kChunkNodes - index % kChunkNodes);
+        std::memcpy(buffer.data() + i, &store.at(0, index), run * sizeof(Node));
+        i += run;
+      }
+      fresh.insert_many(std::span<const Node>(buffer.data(), n));
+      done += n;
+    }
+    if (fresh.root() != meta.root)
+      throw Error(Errc::corruption, "checkpoint of " + dir_ + " fails verification: recomputed root " +
+                                        to_hex(*fresh.root()) + " differs from the stored root " + to_hex(meta.root));
+    const auto snap = fresh.snapshot();
+    const unsigned depth = depth_for_size(meta.size, N);
+    for (unsigned l = 1; l <= depth; ++l) {
+      const std::uint64_t length = db::level_length(meta.size, N, l);
+      for (std::uint64_t i = 0; i < length; ++i)
+        if (snap.node(l, i) != store.at(l, i))
+          throw Error(Errc::corruption, "checkpoint of " + dir_ + " fails verification: node " + std::to_string(i) +
+                                            " of level " + std::to_string(l) + " (data file " +
+                                            path(db::data_name(l, i / kChunkNodes / kShardChunks)) + ") is wrong");
+    }
+  }
+
+  void replay(const db::Meta& meta, tree_type& tree) {
+    std::vector<std::uint64_t> ids;
+    for (const std::string& name : env_->list(dir_)) {
+      std::uint64_t id;
+      if (!db::parse_wal_name(name, id)) continue;
+      if (id < meta.wal_id) {
+        if (!config_.read_only) env_->remove(path(name));  // checkpointed already
+        continue;
+      }
+      ids.push_back(id);
+    }
+    if (!config_.read_only && env_->exists(path(db::kMetaTmpName))) env_->remove(path(db::kMetaTmpName));
+    std::sort(ids.begin(), ids.end());
+    std::uint64_t expected = meta.last_seq + 1;
+    std::uint64_t append_id = 0, append_bytes = 0;
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      const std::string file = path(db::wal_name(ids[k]));
+      const bool last = k + 1 == ids.size();
+      if (ids[k] != meta.wal_id + k)
+        throw Error(Errc::corruption, "log file " + path(db::wal_name(meta.wal_id + k)) + " is missing (found " + file + ")");
+      const auto bytes = db::read_whole_file(*env_, file);
+      const db::WalScan scan = db::scan_wal(bytes, file, params_, expected);
+      if (scan.header_torn) {
+        if (!last) throw Error(Errc::corruption, "corrupted " + file + " at byte offset 0: truncated header");
+        if (!config_.read_only) env_->remove(file);  // crashed while creating it: holds nothing
+        break;
+      }
+      if (scan.header.file_id != ids[k])
+        throw Error(Errc::corruption, "corrupted " + file + " at byte offset 24: header names log " +
+                                          std::to_string(scan.header.file_id));
+      if (scan.torn && !last)
+        throw Error(Errc::corruption, "corrupted " + file + " at byte offset " + std::to_string(scan.valid_bytes) +
+                                          ": incomplete entry in a log that is not the last");
+      for (const auto& batch : scan.batches) {
+        if (batch.leaves.size() > capacity_ - tree.size())
+          throw Error(Errc::corruption, "log " + file + " holds more leaves than max depth " +
+                                            std::to_string(params_.max_depth) + " allows");
+        tree.insert_many(batch.leaves);
+      }
+      expected = scan.next_seq;
+      if (last) {
+        append_id = ids[k];
+        append_bytes = scan.valid_bytes;
+        if (scan.torn && !config_.read_only) {  // an unacknowledged partial write: drop it
+          auto handle = env_->open(file, db::OpenMode::read_write);
+          handle->truncate(scan.valid_bytes);
+          handle->sync();
+        }
+      }
+    }
+    recovered_seq_ = expected - 1;
+    if (config_.read_only) return;
+    if (append_id != 0)
+      wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, append_id, expected, append_bytes, false);
+    else  // no log yet, or the last one was torn while being created (and removed)
+      wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, ids.empty() ? meta.wal_id : ids.back(), expected,
+                                             0, true);
+  }
+
+  InsertResult insert_impl(std::span<const Node> leaves, bool single) {
+    if (!wal_ || closed_) throw Error(Errc::closed, "the database " + dir_ + " is read-only or closed");
+    wal_->check_writable();
+    Node root;
+    std::uint64_t seq = 0;
+    tree_->with_writer([&](tree_type& tree) {
+      if (leaves.size() > capacity_ - tree.size())
+        throw Error(Errc::max_depth_exceeded,
+                    "inserting " + std::to_string(leaves.size()) + " leaves into a tree of " +
+                        std::to_string(tree.size()) + " would exceed max depth " + std::to_string(params_.max_depth));
+      const auto mark = wal_->mark();
+      try {
+        seq = wal_->append(leaves);
+        root = single ? tree.insert(leaves[0]) : tree.insert_many(leaves);
+      } catch (...) {
+        wal_->rollback(mark);
+        throw;
+      }
+    });
+    logged_bytes_.fetch_add(leaves.size() * sizeof(Node), std::memory_order_relaxed);
+    maybe_checkpoint();
+    return {root, DurabilityToken(wal_, seq)};
+  }
+
+  void maybe_checkpoint() {
+    bool due = false;
+    if (const auto* every = std::get_if<checkpoint::EveryNEntries>(&config_.checkpoint))
+      due = wal_->last_seq() - checkpoint_seq_.load(std::memory_order_relaxed) >= std::max<std::uint64_t>(every->entries, 1);
+    else if (const auto* memory = std::get_if<checkpoint::MemoryThreshold>(&config_.checkpoint))
+      due = logged_bytes_.load(std::memory_order_relaxed) - checkpoint_bytes_.load(std::memory_order_relaxed) >=
+            memory->bytes;
+    if (!due) return;
+    std::unique_lock lock(checkpoint_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) return;  // another thread is checkpointing
+    try {
+      checkpoint_locked();
+    } catch (const Error&) {
+      // recorded as the background error: reported to the next call
+    }
+  }
+
+  void checkpoint_locked() {
+    if (auto error = wal_->error())
+      throw Error(Errc::closed, std::string("the database refuses checkpoints after an earlier failure: ") + error->what());
+    snapshot_type snap;
+    std::uint64_t seq = 0, wal_id = 0, bytes = 0;
+    tree_->with_writer([&](tree_type& tree) {
+      seq = wal_->last_seq();
+      if (seq == checkpoint_seq_.load()) return;  // nothing new
+      snap = tree.snapshot();
+      bytes = logged_bytes_.load();
+      wal_id = wal_->rotate();
+    });
+    if (wal_id == 0) return;
+    try {
+      write_checkpoint(snap, seq, wal_id);
+    } catch (const Error& e) {
+      wal_->set_error(e);
+      throw;
+    }
+    checkpoint_seq_ = seq;
+    checkpoint_bytes_ = bytes;
+    tier();
+  }
+
+  void write_checkpoint(const snapshot_type& snap, std::uint64_t seq, std::uint64_t wal_id) {
+    const LevelStore<N>& store = *owner_->store;
+    db::Meta meta;
+    meta.params = params_;
+    meta.size = snap.size();
+    meta.last_seq = seq;
+    meta.wal_id = wal_id;
+    meta.unix_ms = db::detail::now_unix_ms();
+    std::vector<std::uint64_t> full_after(MaxDepth + 1, 0);
+    if (meta.size > 0) {
+      meta.root = *snap.root();
+      std::map<std::uint64_t, std::unique_ptr<db::File>> files;  // key: level << 40 | shard
+      for (unsigned l = 0; l <= snap.depth(); ++l) {
+        const std::uint64_t length = db::level_length(meta.size, N, l);
+        const std::uint64_t full = db::full_chunks(length, N);
+        full_after[l] = full;
+        for (std::uint64_t c = checkpoint_chunks_[l]; c < full; ++c) {
+          const std::uint64_t shard = c / kShardChunks;
+          auto& file = files[std::uint64_t{l} << 40 | shard];
+          if (!file) file = env_->open(path(db::data_name(l, shard)), db::OpenMode::create);
+          const auto* chunk = reinterpret_cast<const std::uint8_t*>(store.chunk_of(l, c * kChunkNodes));
+          file->write_at((c % kShardChunks) * kChunkBytes, {chunk, kChunkBytes});
+        }
+        std::vector<Node> tail;
+        for (std::uint64_t i = full * kChunkNodes; i < length; ++i) tail.push_back(snap.node(l, i));
+        meta.tails.push_back(std::move(tail));
+      }
+      for (auto& [key, file] : files) file->sync();
+      if (!files.empty()) env_->sync_dir(dir_);
+    }
+    db::detail::write_atomically(*env_, dir_, db::kMetaName, db::encode_meta(meta));
+    // The log before wal_id is now redundant; a leftover is removed on open.
+    try {
+      for (const std::string& name : env_->list(dir_)) {
+        std::uint64_t id;
+        if (db::parse_wal_name(name, id) && id < wal_id) env_->remove(path(name));
+      }
+    } catch (const Error&) {
+    }
+    for (unsigned l = 0; l <= MaxDepth; ++l) checkpoint_chunks_[l] = std::max(checkpoint_chunks_[l], full_after[l]);
+    std::lock_guard lock(stats_mutex_);
+    checkpoint_size_ = meta.size;
+    checkpoint_unix_ms_ = meta.unix_ms;
+  }
+
+  /// Serve newly checkpointed chunks of the cold levels from mappings.
+  void tier() {
+    struct Swap {
+      unsigned level;
+      std::uint64_t chunk;
+      Node* mapped;
+    };
+    std::vector<Swap> swaps;
+    const unsigned levels = std::min<unsigned>(config_.pin_above_level, MaxDepth + 1);
+    try {
+      for (unsigned l = 0; l < levels; ++l) {
+        std::uint64_t c = mapped_chunks_[l];
+        while (c < checkpoint_chunks_[l]) {
+          const std::uint64_t shard = c / kShardChunks;
+          const std::uint64_t end = std::min<std::uint64_t>(checkpoint_chunks_[l], (shard + 1) * kShardChunks);
+          auto region = env_->map(path(db::data_name(l, shard)), (c % kShardChunks) * kChunkBytes, (end - c) * kChunkBytes);
+          for (std::uint64_t k = c; k < end; ++k)
+            swaps.push_back({l, k, reinterpret_cast<Node*>(const_cast<std::uint8_t*>(region->data()) + (k - c) * kChunkBytes)});
+          {
+            std::lock_guard lock(owner_->mutex);
+            owner_->maps.push_back(std::move(region));
+          }
+          c = end;
+        }
+      }
+    } catch (const Error&) {
+      // Mapping is an optimisation: chunks stay in memory if it fails.
+    }
+    if (swaps.empty()) return;
+    tree_->with_writer([&](tree_type& tree) {
+      LevelStore<N>& store = *owner_->store;
+      auto next = std::make_shared<Epoch>();
+      next->owner = owner_;
+      for (const Swap& s : swaps) {
+        epoch_->retired.push_back(store.writable(s.level, s.chunk * kChunkNodes));
+        store.replace_chunk(s.level, s.chunk, s.mapped);
+        mapped_chunks_[s.level] = s.chunk + 1;
+      }
+      epoch_->next = next;
+      epoch_ = next;
+      tree.rebind_store(aliased_store());
+    });
+    std::lock_guard lock(stats_mutex_);
+    mapped_bytes_ += swaps.size() * kChunkBytes;
+  }
+
+  std::string dir_;
+  DbConfig config_;
+  db::Env* env_;
+  DbParams params_;
+  std::uint64_t capacity_ = 0;
+  std::unique_ptr<db::FileLock> lock_;
+  std::shared_ptr<Owner> owner_;
+  std::shared_ptr<Epoch> epoch_;
+  std::unique_ptr<concurrent_type> tree_;
+  std::shared_ptr<db::WalWriter> wal_;
+  std::mutex checkpoint_mutex_;
+  std::vector<std::uint64_t> checkpoint_chunks_;  // full chunks in data files, per level
+  std::vector<std::uint64_t> mapped_chunks_;      // of those, served from mappings
+  std::atomic<std::uint64_t> checkpoint_seq_{0};
+  std::atomic<std::uint64_t> checkpoint_bytes_{0};
+  std::atomic<std::uint64_t> logged_bytes_{0};
+  std::uint64_t recovered_seq_ = 0;
+  mutable std::mutex stats_mutex_;
+  std::uint64_t checkpoint_size_ = 0, checkpoint_unix_ms_ = 0, mapped_bytes_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace rotortree

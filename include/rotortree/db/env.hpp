@@ -1,0 +1,155 @@
+// Env: the file-system seam of the database (in the spirit of LevelDB's Env).
+//
+// Every file operation of the database goes through an Env, so tests can
+// substitute FaultInjectionEnv (an in-memory file system that fails chosen
+// operations and can simulate a crash by dropping everything not yet synced).
+// Operations throw rotortree::Error: Errc::no_space for ENOSPC, Errc::io_error
+// for any other failure, with the path and the operation in the message.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rotortree/types.hpp"
+
+namespace rotortree::db {
+
+/// An open file. Not thread-safe; the database uses each from one thread at a time.
+class File {
+ public:
+  virtual ~File() = default;
+  /// Append at the end (all bytes, or throw).
+  virtual void append(std::span<const std::uint8_t> data) = 0;
+  /// Write at an offset (all bytes, or throw).
+  virtual void write_at(std::uint64_t offset, std::span<const std::uint8_t> data) = 0;
+  /// Read up to out.size() bytes at offset; returns the count (short at end of file).
+  virtual std::size_t read_at(std::uint64_t offset, std::span<std::uint8_t> out) = 0;
+  /// fdatasync: data written so far survives a crash.
+  virtual void sync() = 0;
+  virtual void truncate(std::uint64_t length) = 0;
+  virtual std::uint64_t size() = 0;
+};
+
+/// A read-only memory mapping of a file range (or a copy of one).
+class MappedRegion {
+ public:
+  virtual ~MappedRegion() = default;
+  virtual const std::uint8_t* data() const noexcept = 0;
+  virtual std::size_t size() const noexcept = 0;
+};
+
+/// An exclusive lock on a file; released on destruction.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+enum class OpenMode {
+  read,             ///< existing file, read only
+  read_write,       ///< existing file
+  create,           ///< create if missing, keep contents
+  create_truncate,  ///< create or empty
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  virtual std::unique_ptr<File> open(const std::string& path, OpenMode mode) = 0;
+  virtual bool exists(const std::string& path) = 0;
+  /// Names (not paths) of the entries of a directory.
+  virtual std::vector<std::string> list(const std::string& dir) = 0;
+  virtual void create_dir(const std::string& dir) = 0;  ///< ok if it exists
+  virtual void rename(const std::string& from, const std::string& to) = 0;
+  virtual void remove(const std::string& path) = 0;
+  /// fsync the directory: creations, renames and removals in it survive a crash.
+  virtual void sync_dir(const std::string& dir) = 0;
+  virtual std::uint64_t file_size(const std::string& path) = 0;
+  /// Map [offset, offset+length) of a file read-only. offset is page aligned.
+  virtual std::shared_ptr<MappedRegion> map(const std::string& path, std::uint64_t offset,
+                                            std::size_t length) = 0;
+  /// Exclusive lock (flock on POSIX): throws Error(Errc::locked) if held by
+  /// anyone else, in this process or another.
+  virtual std::unique_ptr<FileLock> lock(const std::string& path) = 0;
+
+  /// The process-wide POSIX environment.
+  static Env* posix();
+};
+
+/// Read a whole file (helper over Env::open).
+std::vector<std::uint8_t> read_whole_file(Env& env, const std::string& path);
+
+/// In-memory file system with fault injection and crash simulation.
+///
+/// Model: every file has its current contents and its contents as of its last
+/// sync(); the directory has its current entries and the entries as of the
+/// last sync_dir(). crash() rolls both back to what was synced (optionally
+/// keeping a random prefix of an unsynced appended tail: a torn write).
+/// Mutating operations are counted; fail_at(k, kind) makes the k-th counted
+/// operation fail (and, with kind == crash, every operation after it too,
+/// as a dead process would).
+class FaultInjectionEnv final : public Env {
+ public:
+  enum class Fault { none, no_space, io_error, short_write, crash };
+
+  FaultInjectionEnv() = default;
+
+  std::unique_ptr<File> open(const std::string& path, OpenMode mode) override;
+  bool exists(const std::string& path) override;
+  std::vector<std::string> list(const std::string& dir) override;
+  void create_dir(const std::string& dir) override;
+  void rename(const std::string& from, const std::string& to) override;
+  void remove(const std::string& path) override;
+  void sync_dir(const std::string& dir) override;
+  std::uint64_t file_size(const std::string& path) override;
+  std::shared_ptr<MappedRegion> map(const std::string& path, std::uint64_t offset,
+                                    std::size_t length) override;
+  std::unique_ptr<FileLock> lock(const std::string& path) override;
+
+  /// Make the k-th counted operation from now (1-based) fail with `fault`.
+  /// no_space/io_error/short_write fail writes and syncs (a short write
+  /// writes part of the data first); crash makes it and everything after fail.
+  void fail_at(std::uint64_t k, Fault fault);
+  /// Only count (and fail) operations of these kinds: writes, syncs, or both.
+  void set_fail_only_syncs(bool only_syncs);
+  void clear_faults();
+  /// Operations counted so far (to enumerate crash points).
+  std::uint64_t operations() const;
+  bool crashed() const;
+  /// Drop everything not synced (files and directory entries), release locks,
+  /// and clear faults: the state a machine has after power loss and reboot.
+  /// torn_seed != 0 keeps a random prefix of unsynced appended tails.
+  void crash(std::uint64_t torn_seed = 0);
+
+  /// Direct access for tests (corrupting bytes, inspecting files).
+  std::vector<std::uint8_t>& contents(const std::string& path);
+  std::vector<std::string> all_files() const;
+
+ private:
+  struct Inode {
+    std::vector<std::uint8_t> data;
+    std::vector<std::uint8_t> synced;
+  };
+  friend class FaultFile;
+  /// Count an operation; throws if it is the one chosen to fail. Returns the
+  /// fault to apply partially (short_write) or none.
+  Fault tick(bool is_sync, const std::string& what);
+
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Inode>> names_;
+  std::map<std::string, std::shared_ptr<Inode>> synced_names_;
+  std::map<std::string, bool> locks_;
+  std::uint64_t ops_ = 0;
+  std::uint64_t fail_op_ = 0;
+  Fault fault_ = Fault::none;
+  bool only_syncs_ = false;
+  bool crashed_ = false;
+};
+
+}  // namespace rotortree::db

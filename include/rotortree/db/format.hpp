@@ -1,0 +1,104 @@
+// On-disk formats of the database (docs/file-formats.md): write-ahead log
+// files and the checkpoint metadata record. Parsers take hostile bytes: they
+// never crash and throw Error(Errc::corruption) naming the file and offset.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rotortree/types.hpp"
+
+namespace rotortree::db {
+
+/// CRC32C (Castagnoli), computed with ISA-L's crc32_iscsi.
+std::uint32_t crc32c(const std::uint8_t* data, std::size_t length, std::uint32_t crc = 0) noexcept;
+
+/// The parameters a database is created with; stored in every file header.
+struct DbParams {
+  unsigned arity = 4;
+  unsigned max_depth = 32;
+  HashId hash = HashId::blake3;
+  NodeHash node_hash = NodeHash::lean_imt;
+  bool operator==(const DbParams&) const = default;
+};
+/// Throws Error(parameter_mismatch) naming the first differing field.
+void check_params(const DbParams& stored, const DbParams& wanted, const std::string& file);
+
+inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr std::size_t kWalHeaderBytes = 48;
+inline constexpr std::size_t kFrameHeaderBytes = 20;
+inline constexpr std::size_t kFrameTrailerBytes = 4;
+/// Most leaf bytes in one frame (64 MiB = 2^21 leaves); larger batches are
+/// split into consecutive frames replayed all-or-nothing.
+inline constexpr std::size_t kMaxFramePayload = std::size_t{64} << 20;
+inline constexpr std::uint32_t kFrameContinued = 1;  ///< more frames of this batch follow
+
+struct WalHeader {
+  DbParams params;
+  std::uint64_t file_id = 0;
+  std::uint64_t first_seq = 1;
+};
+std::vector<std::uint8_t> encode_wal_header(const WalHeader& header);
+/// Append the frames of one batch (split at kMaxFramePayload) to `out`,
+/// numbered from `first_seq`; returns the number of frames.
+std::uint64_t encode_batch(std::span<const Node> leaves, std::uint64_t first_seq,
+                           std::vector<std::uint8_t>& out);
+
+/// One complete batch found in a log (its leaves concatenated).
+struct WalBatch {
+  std::uint64_t last_seq;
+  std::vector<Node> leaves;
+};
+struct WalScan {
+  WalHeader header;
+  bool header_torn = false;      ///< file shorter than a header: crashed while creating
+  std::vector<WalBatch> batches;
+  std::uint64_t valid_bytes = 0; ///< end of the last complete batch
+  bool torn = false;             ///< bytes after valid_bytes (an unacknowledged partial write)
+  std::uint64_t next_seq = 1;    ///< sequence number the next frame must have
+};
+/// Parse a log file. `expected_first_seq` == 0 accepts any. Throws
+/// Error(corruption) for a bad header, a CRC or sequence error before the end,
+/// and Error(parameter_mismatch) for a header with other parameters.
+WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file,
+                 const DbParams& params, std::uint64_t expected_first_seq);
+
+/// Geometry of the data files of arity N.
+inline constexpr std::size_t chunk_nodes(unsigned arity) { return std::size_t{arity} * 128; }
+inline constexpr std::size_t chunk_bytes(unsigned arity) { return chunk_nodes(arity) * 32; }
+/// Chunks per data file: 256 MiB files.
+inline constexpr std::size_t shard_chunks(unsigned arity) { return (std::size_t{256} << 20) / chunk_bytes(arity); }
+
+/// The checkpoint metadata record ("meta").
+struct Meta {
+  DbParams params;
+  std::uint64_t size = 0;
+  std::uint64_t last_seq = 0;
+  std::uint64_t wal_id = 1;          ///< first log file to replay
+  std::uint64_t unix_ms = 0;         ///< when the checkpoint was taken
+  Node root{};                        ///< zero for an empty tree
+  /// Tail of every level 0..depth: nodes after the level's last full chunk.
+  std::vector<std::vector<Node>> tails;
+};
+/// Length of `level` of a tree of `size` leaves, and its full (immutable,
+/// stored in data files) chunk count: every chunk before the one holding the
+/// level's last node.
+std::uint64_t level_length(std::uint64_t size, unsigned arity, unsigned level);
+std::uint64_t full_chunks(std::uint64_t length, unsigned arity);
+std::vector<std::uint8_t> encode_meta(const Meta& meta);
+/// Throws Error(corruption) naming the file and offset.
+Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file);
+
+/// File names.
+std::string wal_name(std::uint64_t id);
+bool parse_wal_name(const std::string& name, std::uint64_t& id);
+std::string data_name(unsigned level, std::uint64_t shard);
+bool parse_data_name(const std::string& name);
+inline constexpr const char* kMetaName = "meta";
+inline constexpr const char* kMetaTmpName = "meta.tmp";
+inline constexpr const char* kLockName = "LOCK";
+
+}  // namespace rotortree::db

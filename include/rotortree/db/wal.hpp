@@ -1,0 +1,113 @@
+// The write-ahead log writer: an in-memory buffer of encoded frames that a
+// flush writes and fdatasyncs as one group commit.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rotortree/db/env.hpp"
+#include "rotortree/db/format.hpp"
+
+namespace rotortree::db {
+
+class WalWriter {
+ public:
+  /// Append to `file_id` (already holding a valid header and `valid_bytes`),
+  /// or create it when `create` is set. `next_seq` numbers the next frame.
+  WalWriter(Env* env, std::string dir, DbParams params, std::uint64_t file_id, std::uint64_t next_seq,
+            std::uint64_t valid_bytes, bool create);
+  ~WalWriter();
+  WalWriter(const WalWriter&) = delete;
+  WalWriter& operator=(const WalWriter&) = delete;
+
+  /// Start a background thread that flushes every `interval`.
+  void start_interval(std::chrono::microseconds interval);
+  void stop();
+
+  /// Throws the background error: its own code the first time it is
+  /// reported to a caller, Errc::closed afterwards.
+  void check_writable();
+  /// Encode a batch into the buffer; returns the sequence number of its last
+  /// frame. Call under the tree's writer lock (log order == tree order).
+  struct Mark {
+    std::size_t bytes;
+    std::uint64_t seq;
+  };
+  Mark mark();
+  std::uint64_t append(std::span<const Node> leaves);
+  /// Undo appends after `mark` (the tree refused the batch).
+  void rollback(Mark mark);
+
+  /// Make every frame up to `seq` durable (group commit). Throws the error
+  /// of a failed flush (Errc::no_space / io_error).
+  void flush_to(std::uint64_t seq);
+  void flush_all();
+  /// Flush, then continue in a new log file (id + 1, synced, directory
+  /// synced). Returns the new file id. Call under the tree's writer lock.
+  std::uint64_t rotate();
+
+  std::uint64_t last_seq() const noexcept { return last_seq_.load(std::memory_order_acquire); }
+  std::uint64_t durable_seq() const noexcept { return durable_seq_.load(std::memory_order_acquire); }
+  std::uint64_t file_id() const;
+  /// Record a failure (of a flush or a checkpoint): writes are refused from now on.
+  void set_error(const Error& error);
+  std::optional<Error> error() const;
+
+ private:
+  void open_file(bool create);
+  [[noreturn]] void rethrow_locked();
+
+  Env* env_;
+  std::string dir_;
+  DbParams params_;
+  // Buffer of encoded frames not yet written (buffer_mutex_).
+  std::mutex buffer_mutex_;
+  std::vector<std::uint8_t> buffer_;
+  std::uint64_t buffered_last_seq_ = 0;
+  std::atomic<std::uint64_t> last_seq_{0};
+  // The file (flush_mutex_).
+  mutable std::mutex flush_mutex_;
+  std::unique_ptr<File> file_;
+  std::uint64_t file_id_ = 0;
+  std::uint64_t offset_ = 0;
+  std::vector<std::uint8_t> spare_;
+  std::atomic<std::uint64_t> durable_seq_{0};
+  // Error state (error_mutex_).
+  mutable std::mutex error_mutex_;
+  std::optional<Error> error_;
+  bool error_reported_ = false;
+  std::atomic<bool> failed_{false};
+  // Background flusher.
+  std::mutex thread_mutex_;
+  std::condition_variable thread_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+/// Returned by every insertion: wait() blocks until the insertion is on
+/// stable storage, and throws the error of the flush that failed to put it there.
+class DurabilityToken {
+ public:
+  DurabilityToken() = default;
+  DurabilityToken(std::shared_ptr<WalWriter> wal, std::uint64_t seq) : wal_(std::move(wal)), seq_(seq) {}
+  void wait() const {
+    if (wal_) wal_->flush_to(seq_);
+  }
+  bool ready() const noexcept { return !wal_ || wal_->durable_seq() >= seq_; }
+  std::uint64_t sequence() const noexcept { return seq_; }
+
+ private:
+  std::shared_ptr<WalWriter> wal_;
+  std::uint64_t seq_ = 0;
+};
+
+}  // namespace rotortree::db

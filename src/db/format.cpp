@@ -1,0 +1,269 @@
+#include "rotortree/db/format.hpp"
+
+#include <isa-l/crc.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace rotortree::db {
+namespace {
+
+constexpr char kWalMagic[8] = {'R', 'T', 'R', 'E', 'E', 'W', 'A', 'L'};
+constexpr char kMetaMagic[8] = {'R', 'T', 'R', 'E', 'E', 'M', 'T', 'A'};
+
+void put32(std::uint8_t* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+void put64(std::uint8_t* p, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+std::uint32_t get32(const std::uint8_t* p) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = v << 8 | p[i];
+  return v;
+}
+std::uint64_t get64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
+  return v;
+}
+
+[[noreturn]] void corrupt(const std::string& file, std::uint64_t offset, const std::string& what) {
+  throw Error(Errc::corruption, "corrupted " + file + " at byte offset " + std::to_string(offset) + ": " + what);
+}
+
+// Common parameter block: arity u32, max_depth u32, hash u8, node_hash u8, u16 0.
+void put_params(std::uint8_t* p, const DbParams& params) {
+  put32(p, params.arity);
+  put32(p + 4, params.max_depth);
+  p[8] = static_cast<std::uint8_t>(params.hash);
+  p[9] = static_cast<std::uint8_t>(params.node_hash);
+  p[10] = p[11] = 0;
+}
+DbParams get_params(const std::uint8_t* p, const std::string& file, std::uint64_t offset) {
+  DbParams params;
+  params.arity = get32(p);
+  params.max_depth = get32(p + 4);
+  if (params.arity < kMinArity || params.arity > kMaxArity) corrupt(file, offset, "arity out of range");
+  if (params.max_depth < 1 || params.max_depth >= kMaxLevels) corrupt(file, offset + 4, "max depth out of range");
+  if (p[8] != 1 && p[8] != 2) corrupt(file, offset + 8, "unknown hash id");
+  if (p[9] != 1 && p[9] != 2) corrupt(file, offset + 9, "unknown node-hash id");
+  params.hash = static_cast<HashId>(p[8]);
+  params.node_hash = static_cast<NodeHash>(p[9]);
+  return params;
+}
+
+}  // namespace
+
+std::uint32_t crc32c(const std::uint8_t* data, std::size_t length, std::uint32_t crc) noexcept {
+  // crc32_iscsi takes and returns the register without final inversion.
+  std::uint32_t state = ~crc;
+  while (length > 0) {
+    const int n = static_cast<int>(std::min<std::size_t>(length, std::size_t{1} << 30));
+    state = crc32_iscsi(const_cast<unsigned char*>(data), n, state);
+    data += n;
+    length -= static_cast<std::size_t>(n);
+  }
+  return ~state;
+}
+
+void check_params(const DbParams& stored, const DbParams& wanted, const std::string& file) {
+  auto fail = [&](const std::string& field, const std::string& have, const std::string& want) {
+    throw Error(Errc::parameter_mismatch, "parameter mismatch in " + file + ": " + field + " is " + have +
+                                              " in the database, " + want + " requested");
+  };
+  if (stored.arity != wanted.arity) fail("arity", std::to_string(stored.arity), std::to_string(wanted.arity));
+  if (stored.max_depth != wanted.max_depth)
+    fail("max depth", std::to_string(stored.max_depth), std::to_string(wanted.max_depth));
+  if (stored.hash != wanted.hash)
+    fail("hash", std::string(to_string(stored.hash)), std::string(to_string(wanted.hash)));
+  if (stored.node_hash != wanted.node_hash)
+    fail("node hash", std::string(to_string(stored.node_hash)), std::string(to_string(wanted.node_hash)));
+}
+
+std::vector<std::uint8_t> encode_wal_header(const WalHeader& header) {
+  std::vector<std::uint8_t> out(kWalHeaderBytes, 0);
+  std::memcpy(out.data(), kWalMagic, 8);
+  put32(out.data() + 8, kFormatVersion);
+  put_params(out.data() + 12, header.params);
+  put64(out.data() + 24, header.file_id);
+  put64(out.data() + 32, header.first_seq);
+  put32(out.data() + 44, crc32c(out.data(), 44));
+  return out;
+}
+
+std::uint64_t encode_batch(std::span<const Node> leaves, std::uint64_t first_seq, std::vector<std::uint8_t>& out) {
+  const std::size_t per_frame = kMaxFramePayload / sizeof(Node);
+  std::uint64_t frames = 0;
+  std::size_t done = 0;
+  while (done < leaves.size()) {
+    const std::size_t n = std::min(per_frame, leaves.size() - done);
+    const std::size_t at = out.size();
+    out.resize(at + kFrameHeaderBytes + n * sizeof(Node) + kFrameTrailerBytes);
+    std::uint8_t* p = out.data() + at;
+    put32(p, static_cast<std::uint32_t>(n * sizeof(Node)));
+    put32(p + 4, done + n < leaves.size() ? kFrameContinued : 0);
+    put64(p + 8, first_seq + frames);
+    put32(p + 16, crc32c(p, 16));
+    std::memcpy(p + kFrameHeaderBytes, leaves.data() + done, n * sizeof(Node));
+    const std::size_t body = kFrameHeaderBytes + n * sizeof(Node);
+    put32(p + body, crc32c(p, body));
+    done += n;
+    ++frames;
+  }
+  return frames;
+}
+
+WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, const DbParams& params,
+                 std::uint64_t expected_first_seq) {
+  WalScan scan;
+  if (bytes.size() < kWalHeaderBytes) {
+    scan.header_torn = true;
+    return scan;
+  }
+  const std::uint8_t* h = bytes.data();
+  if (std::memcmp(h, kWalMagic, 8) != 0) corrupt(file, 0, "not a rotortree log (bad magic)");
+  if (crc32c(h, 44) != get32(h + 44)) corrupt(file, 44, "log header checksum mismatch");
+  if (get32(h + 8) != kFormatVersion)
+    corrupt(file, 8, "unsupported log format version " + std::to_string(get32(h + 8)));
+  scan.header.params = get_params(h + 12, file, 12);
+  scan.header.file_id = get64(h + 24);
+  scan.header.first_seq = get64(h + 32);
+  check_params(scan.header.params, params, file);
+  if (expected_first_seq != 0 && scan.header.first_seq != expected_first_seq)
+    corrupt(file, 32, "log starts at sequence " + std::to_string(scan.header.first_seq) + ", expected " +
+                          std::to_string(expected_first_seq));
+  std::uint64_t offset = kWalHeaderBytes;
+  std::uint64_t seq = scan.header.first_seq;
+  scan.valid_bytes = offset;
+  scan.next_seq = seq;
+  std::vector<Node> pending;
+  while (offset < bytes.size()) {
+    const std::uint64_t remaining = bytes.size() - offset;
+    if (remaining < kFrameHeaderBytes) { scan.torn = true; break; }
+    const std::uint8_t* f = bytes.data() + offset;
+    if (crc32c(f, 16) != get32(f + 16)) corrupt(file, offset, "frame header checksum mismatch");
+    const std::uint32_t length = get32(f);
+    const std::uint32_t flags = get32(f + 4);
+    const std::uint64_t frame_seq = get64(f + 8);
+    if (length == 0 || length % sizeof(Node) != 0 || length > kMaxFramePayload)
+      corrupt(file, offset, "invalid frame length " + std::to_string(length));
+    if ((flags & ~kFrameContinued) != 0) corrupt(file, offset + 4, "unknown frame flags");
+    if (frame_seq != seq)
+      corrupt(file, offset + 8, "sequence number " + std::to_string(frame_seq) + ", expected " + std::to_string(seq));
+    const std::uint64_t total = kFrameHeaderBytes + std::uint64_t{length} + kFrameTrailerBytes;
+    if (remaining < total) { scan.torn = true; break; }
+    if (crc32c(f, kFrameHeaderBytes + length) != get32(f + kFrameHeaderBytes + length))
+      corrupt(file, offset, "frame checksum mismatch");
+    const std::size_t count = length / sizeof(Node);
+    const std::size_t at = pending.size();
+    pending.resize(at + count);
+    std::memcpy(pending.data() + at, f + kFrameHeaderBytes, length);
+    offset += total;
+    ++seq;
+    if ((flags & kFrameContinued) == 0) {
+      scan.batches.push_back({seq - 1, std::move(pending)});
+      pending.clear();
+      scan.valid_bytes = offset;
+      scan.next_seq = seq;
+    }
+  }
+  if (!pending.empty() || scan.valid_bytes < bytes.size()) scan.torn = true;
+  return scan;
+}
+
+std::uint64_t level_length(std::uint64_t size, unsigned arity, unsigned level) {
+  for (unsigned l = 0; l < level; ++l) size = size / arity + (size % arity != 0);
+  return size;
+}
+std::uint64_t full_chunks(std::uint64_t length, unsigned arity) {
+  return length == 0 ? 0 : (length - 1) / chunk_nodes(arity);
+}
+
+std::vector<std::uint8_t> encode_meta(const Meta& meta) {
+  std::size_t tail_nodes = 0;
+  for (const auto& t : meta.tails) tail_nodes += t.size();
+  std::vector<std::uint8_t> out(104 + tail_nodes * 32 + 4, 0);
+  std::uint8_t* p = out.data();
+  std::memcpy(p, kMetaMagic, 8);
+  put32(p + 8, kFormatVersion);
+  put_params(p + 12, meta.params);
+  put64(p + 24, meta.size);
+  put64(p + 32, meta.last_seq);
+  put64(p + 40, meta.wal_id);
+  put64(p + 48, meta.unix_ms);
+  put32(p + 56, static_cast<std::uint32_t>(meta.tails.size()));
+  put32(p + 60, static_cast<std::uint32_t>(chunk_nodes(meta.params.arity)));
+  put32(p + 64, static_cast<std::uint32_t>(shard_chunks(meta.params.arity)));
+  put32(p + 68, 0);
+  std::memcpy(p + 72, meta.root.data(), 32);
+  std::size_t at = 104;
+  for (const auto& t : meta.tails) {
+    std::memcpy(p + at, t.data(), t.size() * 32);
+    at += t.size() * 32;
+  }
+  put32(p + at, crc32c(p, at));
+  return out;
+}
+
+Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file) {
+  if (bytes.size() < 108) corrupt(file, bytes.size(), "metadata record truncated");
+  const std::uint8_t* p = bytes.data();
+  if (std::memcmp(p, kMetaMagic, 8) != 0) corrupt(file, 0, "not a rotortree checkpoint (bad magic)");
+  const std::size_t body = bytes.size() - 4;
+  if (crc32c(p, body) != get32(p + body)) corrupt(file, body, "metadata checksum mismatch");
+  if (get32(p + 8) != kFormatVersion) corrupt(file, 8, "unsupported checkpoint format version");
+  Meta meta;
+  meta.params = get_params(p + 12, file, 12);
+  meta.size = get64(p + 24);
+  meta.last_seq = get64(p + 32);
+  meta.wal_id = get64(p + 40);
+  meta.unix_ms = get64(p + 48);
+  const std::uint32_t levels = get32(p + 56);
+  const unsigned arity = meta.params.arity;
+  if (get32(p + 60) != chunk_nodes(arity) || get32(p + 64) != shard_chunks(arity))
+    corrupt(file, 60, "chunk geometry does not match the arity");
+  if (meta.size > capacity_for_depth(arity, meta.params.max_depth)) corrupt(file, 24, "size exceeds capacity");
+  const unsigned depth = depth_for_size(meta.size, arity);
+  if (levels != (meta.size == 0 ? 0u : depth + 1)) corrupt(file, 56, "level count does not match the size");
+  if (meta.wal_id == 0) corrupt(file, 40, "log id 0");
+  std::memcpy(meta.root.data(), p + 72, 32);
+  std::size_t at = 104;
+  for (unsigned l = 0; l < levels; ++l) {
+    const std::uint64_t length = level_length(meta.size, arity, l);
+    const std::uint64_t tail = length - full_chunks(length, arity) * chunk_nodes(arity);
+    if (at + tail * 32 > body) corrupt(file, at, "metadata record truncated in the tail of level " + std::to_string(l));
+    meta.tails.emplace_back(tail);
+    std::memcpy(meta.tails.back().data(), p + at, tail * 32);
+    at += tail * 32;
+  }
+  if (at != body) corrupt(file, at, "trailing bytes in the metadata record");
+  if (levels > 0 && meta.tails[depth][0] != meta.root) corrupt(file, 72, "root differs from the top level");
+  return meta;
+}
+
+std::string wal_name(std::uint64_t id) {
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "wal-%06llu.log", static_cast<unsigned long long>(id));
+  return buffer;
+}
+bool parse_wal_name(const std::string& name, std::uint64_t& id) {
+  if (name.size() < 9 || name.compare(0, 4, "wal-") != 0 || name.compare(name.size() - 4, 4, ".log") != 0)
+    return false;
+  const std::string digits = name.substr(4, name.size() - 8);
+  if (digits.empty() || digits.size() > 18) return false;
+  id = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    id = id * 10 + static_cast<unsigned>(c - '0');
+  }
+  return true;
+}
+std::string data_name(unsigned level, std::uint64_t shard) {
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "data-L%02u-%06llu.bin", level, static_cast<unsigned long long>(shard));
+  return buffer;
+}
+bool parse_data_name(const std::string& name) { return name.compare(0, 6, "data-L") == 0; }
+
+}  // namespace rotortree::db
