@@ -172,13 +172,6 @@ class LevelStore {
     directories_[level].set(allocated_[level], chunk);
     ++allocated_[level];
   }
-  /// Writer only: append a chunk that lives elsewhere (a read-only mapping of
-  /// a data file, for full immutable chunks recovered from a checkpoint) as
-  /// the level's next chunk. The caller keeps the memory alive.
-  void append_external_chunk(std::size_t level, Node* chunk) {
-    directories_[level].set(allocated_[level], chunk);
-    ++allocated_[level];
-  }
   std::uint64_t chunks_allocated(std::size_t level) const noexcept { return allocated_[level]; }
   std::size_t bytes_mapped() const noexcept {
     std::size_t total = 0;

@@ -266,22 +266,6 @@ class LeanIMT {
     if (store.get() == store_.get()) store_ = std::move(store);
   }
 
-  /// Adopt a store that already holds a tree of `size` leaves (database
-  /// recovery: checkpointed chunks mapped from data files). Every level must
-  /// have its chunks allocated for its length.
-  LeanIMT(std::shared_ptr<LevelStore<N>> store, std::uint64_t size, TreeOptions options = {})
-      : LeanIMT(options) {
-    store_ = std::move(store);
-    size_ = size;
-  }
-  /// Replace the handle to the store by another handle to the same store (an
-  /// aliasing shared_ptr): snapshots taken from now on co-own what it owns.
-  /// The database uses this to keep retired chunk memory alive exactly as
-  /// long as snapshots that could still read it.
-  void rebind_store(std::shared_ptr<LevelStore<N>> store) noexcept {
-    if (store.get() == store_.get()) store_ = std::move(store);
-  }
-
   LeanIMT(LeanIMT&&) noexcept = default;
   LeanIMT& operator=(LeanIMT&&) noexcept = default;
 
