@@ -29,6 +29,7 @@ struct BenchOptions {
   std::uint64_t batch = 1'000'000;
   unsigned arity = 4;
   std::size_t threads = 0;  // 0: all cores
+  std::size_t parallel_threshold = 0;  // 0: ROTORTREE_PARALLEL_THRESHOLD or 1024
   std::string hash = "blake3";
   bool json = false;
   std::uint64_t single_inserts = 1'000'000;
@@ -130,7 +131,7 @@ nlohmann::ordered_json run(const BenchOptions& options) {
   const std::size_t threads = options.threads == 0 ? hardware_threads() : options.threads;
   const std::vector<Node> leaves = make_leaves(options.leaves, 42);
   const std::vector<Node> extra = make_leaves(options.single_inserts, 4242);
-  const TreeOptions tree_options{.threads = threads};
+  const TreeOptions tree_options{.threads = threads, .parallel_threshold = options.parallel_threshold};
 
   // Keep the tree's slabs for reuse: the timed run then measures insertion,
   // not the kernel's page faults (reported separately as the cold figure).
@@ -153,6 +154,13 @@ nlohmann::ordered_json run(const BenchOptions& options) {
   {
     LeanIMT<H, N> warmup(tree_options);
     cold_seconds = insert_all(warmup, "insert_many (cold memory)");
+  }
+  // With several threads, the same run also measures one thread: the
+  // speed-up is a ratio of two figures taken minutes apart at most.
+  double one_thread_seconds = 0;
+  if (threads > 1) {
+    LeanIMT<H, N> sequential(TreeOptions{.threads = 1});
+    one_thread_seconds = insert_all(sequential, "insert_many (1 thread)");
   }
   LeanIMT<H, N> tree(tree_options);
   const double insert_seconds = insert_all(tree, "insert_many");
@@ -190,6 +198,21 @@ nlohmann::ordered_json run(const BenchOptions& options) {
   const double verify_ns = seconds_since(verify_start) * 1e9 / proofs.size();
   if (valid != proofs.size()) throw Error(Errc::invalid_argument, "bench: a generated proof did not verify");
 
+  // Latency of one hash of a full group: a single insert chains one such hash
+  // per level whose edge group has two or more nodes.
+  double group_hash_ns;
+  {
+    Node group[N]{};
+    const int rounds = 200'000;
+    const auto start = Clock::now();
+    for (int i = 0; i < rounds; ++i) hash_group<H>(tree.node_hash(), group, N, group[0]);
+    group_hash_ns = seconds_since(start) * 1e9 / rounds;
+    checksum += group[0][0];
+  }
+  unsigned hashing_levels = 0;
+  for (std::uint64_t length = tree.size(); length > 1; length = (length + N - 1) / N)
+    hashing_levels += length % N != 1;
+
   // Single inserts into the L-leaf tree.
   double single_seconds;
   {
@@ -219,6 +242,12 @@ nlohmann::ordered_json run(const BenchOptions& options) {
   // Context for the figures above.
   result["insert_many_to_limit_ratio"] = limit_seconds / insert_seconds;
   result["insert_many_cold_leaves_per_sec"] = leaves_d / cold_seconds;
+  if (one_thread_seconds > 0) {
+    result["insert_many_1thread_leaves_per_sec"] = leaves_d / one_thread_seconds;
+    result["thread_speedup"] = one_thread_seconds / insert_seconds;
+  }
+  result["group_hash_latency_ns"] = group_hash_ns;
+  result["hashing_levels_at_size"] = hashing_levels;
   result["kernel"] = H::id == HashId::blake3 ? std::string(Blake3::kernel()) : std::string("openssl");
   result["parallel_threshold"] = tree.parallel_threshold();
   result["checksum"] = checksum % 1000;  // keeps the timed loops from being optimised away
@@ -248,7 +277,13 @@ void print_table(const nlohmann::ordered_json& r) {
   std::printf("  %-34s %s\n", "hashing limit", millions(r["hash_limit_leaves_per_sec"]).c_str());
   std::printf("  %-34s %.2f\n", "insert_many / limit", r["insert_many_to_limit_ratio"].get<double>());
   std::printf("  %-34s %s\n", "insert_many, cold memory", millions(r["insert_many_cold_leaves_per_sec"]).c_str());
+  if (r.contains("thread_speedup")) {
+    std::printf("  %-34s %s\n", "insert_many, 1 thread", millions(r["insert_many_1thread_leaves_per_sec"]).c_str());
+    std::printf("  %-34s %.2f\n", "speed-up over 1 thread", r["thread_speedup"].get<double>());
+  }
   std::printf("  %-34s %s\n", "single insert", millions(r["single_insert_per_sec"]).c_str());
+  std::printf("  %-34s %.0f ns x %u levels\n", "  latency bound: group hash", r["group_hash_latency_ns"].get<double>(),
+              r["hashing_levels_at_size"].get<unsigned>());
   std::printf("  %-34s %.0f ns\n", "inclusion proof", r["proof_ns"].get<double>());
   std::printf("  %-34s %.0f ns\n", "verify", r["verify_ns"].get<double>());
   std::printf("  %-34s %.0f ns\n", "snapshot", r["snapshot_ns"].get<double>());
@@ -265,6 +300,9 @@ void register_bench_command(CLI::App& app) {
   bench->add_option("--arity", options->arity, "Arity: 2, 3, 4, 8 or 16")->capture_default_str();
   bench->add_option("--threads", options->threads, "Hashing threads (default: all cores; 1 = sequential)");
   bench->add_option("--hash", options->hash, "blake3 or sha256")->capture_default_str();
+  bench->add_option("--parallel-threshold", options->parallel_threshold,
+                    "New parents a level needs to be hashed in parallel (default: ROTORTREE_PARALLEL_THRESHOLD or 1024)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
   bench->add_option("--single-inserts", options->single_inserts, "Timed single inserts")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 32));
   bench->add_option("--proofs", options->proofs, "Timed proofs")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 32));
   bench->add_flag("--json", options->json, "Print one JSON object instead of a table");

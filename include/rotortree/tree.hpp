@@ -197,9 +197,11 @@ class Snapshot {
         i /= N;
       }
     }
-    path.levels.resize(depth_);
-    path.siblings.resize(static_cast<std::size_t>(depth_) * (N - 1));
-    std::size_t count = 0;
+    // reserve + push_back: no zero-filling of storage that is overwritten anyway.
+    path.levels.clear();
+    path.levels.reserve(depth_);
+    path.siblings.clear();
+    path.siblings.reserve(static_cast<std::size_t>(depth_) * (N - 1));
     std::uint64_t length = size_;
     for (unsigned l = 0; l < depth_; ++l) {
       const std::uint64_t start = starts[l];
@@ -207,13 +209,12 @@ class Snapshot {
       const unsigned position = static_cast<unsigned>(index - start);
       for (unsigned j = 0; j < k; ++j) {
         if (j == position) continue;
-        path.siblings[count++] = start + j + 1 == length ? edge_[l] : groups[l][j];
+        path.siblings.push_back(start + j + 1 == length ? edge_[l] : groups[l][j]);
       }
-      path.levels[l] = {static_cast<std::uint8_t>(position), static_cast<std::uint8_t>(k - 1)};
+      path.levels.push_back({static_cast<std::uint8_t>(position), static_cast<std::uint8_t>(k - 1)});
       index /= N;
       length = length / N + (length % N != 0);
     }
-    path.siblings.resize(count);
   }
 
   std::shared_ptr<const LevelStore<N>> store_;
