@@ -409,7 +409,10 @@ class RotorTree {
         if (batch.leaves.size() > capacity_ - tree.size())
           throw Error(Errc::corruption, "log " + file + " holds more leaves than max depth " +
                                             std::to_string(params_.max_depth) + " allows");
-        tree.insert_many(batch.leaves);
+        if (batch.leaves.size() == 1)
+          tree.insert(batch.leaves[0]);
+        else
+          tree.insert_many(batch.leaves);
       }
       expected = scan.next_seq;
       if (last) {
@@ -444,7 +447,7 @@ class RotorTree {
       const auto mark = wal_->mark();
       try {
         seq = wal_->append(leaves);
-        root = single ? tree.insert(leaves[0]) : tree.insert_many(leaves);
+        root = single || leaves.size() == 1 ? tree.insert(leaves[0]) : tree.insert_many(leaves);
       } catch (...) {
         wal_->rollback(mark);
         throw;

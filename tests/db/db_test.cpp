@@ -1,0 +1,378 @@
+// Database tests: roundtrip, crash at every injection point, torn tails,
+// corruption at every byte, ENOSPC/EIO, the directory lock.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "rotortree/db.hpp"
+
+using namespace rotortree;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t A = 2;  // small chunks (8 KiB) keep the byte-by-byte tests short
+using Db = RotorTree<Blake3, A>;
+using Model = LeanIMT<Blake3, A>;
+
+std::vector<Node> make_leaves(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<Node> leaves(n);
+  for (auto& leaf : leaves)
+    for (auto& b : leaf) b = static_cast<std::uint8_t>(rng());
+  return leaves;
+}
+
+Node model_root(const std::vector<Node>& leaves, std::uint64_t size) {
+  if (size == 1) return leaves[0];
+  Model model(TreeOptions{.threads = 1});
+  model.insert_many(std::span<const Node>(leaves.data(), size));
+  return *model.root();
+}
+
+DbConfig test_config(db::Env* env) {
+  DbConfig config;
+  config.env = env;
+  config.flush = flush::Manual{};
+  config.checkpoint = checkpoint::Manual{};
+  config.tree.threads = 1;
+  return config;
+}
+
+// The batches every scenario inserts: singles and batches, crossing chunks.
+const std::vector<std::size_t> kBatches = {1, 7, 300, 1, 1, 600, 50, 1, 900, 3};
+std::size_t total_leaves() {
+  std::size_t t = 0;
+  for (auto b : kBatches) t += b;
+  return t;
+}
+
+/// Check a reopened database against the model: size >= acked, root = model prefix.
+void expect_consistent(db::Env* env, const std::string& dir, const std::vector<Node>& leaves, std::uint64_t acked,
+                       DbConfig config) {
+  config.env = env;
+  Db db(dir, config);
+  ASSERT_GE(db.size(), acked);
+  ASSERT_LE(db.size(), leaves.size());
+  if (db.size() > 0) {
+    ASSERT_EQ(*db.root(), model_root(leaves, db.size())) << "size " << db.size();
+    // proofs read checkpointed (possibly mapped) chunks too
+    auto proof = db.prove(db.size() / 2);
+    EXPECT_EQ(proof.leaf, leaves[db.size() / 2]);
+  }
+}
+
+/// Run the standard workload; returns the acknowledged size (tokens waited).
+std::uint64_t run_workload(db::Env* env, const std::string& dir, const std::vector<Node>& leaves, DbConfig config,
+                           db::FaultInjectionEnv* fault = nullptr, std::uint64_t fail_k = 0,
+                           db::FaultInjectionEnv::Fault kind = db::FaultInjectionEnv::Fault::crash) {
+  config.env = env;
+  std::uint64_t acked = 0;
+  if (fault && fail_k) fault->fail_at(fail_k, kind);
+  try {
+    Db db(dir, config);
+    std::size_t offset = 0;
+    for (std::size_t b : kBatches) {
+      auto result = b == 1 ? db.insert(leaves[offset]) : db.insert_many({leaves.data() + offset, b});
+      offset += b;
+      result.token.wait();
+      acked = offset;
+      EXPECT_EQ(result.root, model_root(leaves, offset));
+    }
+    db.close();
+  } catch (const Error& e) {
+    const auto code = e.code();
+    EXPECT_TRUE(code == Errc::io_error || code == Errc::no_space || code == Errc::closed) << e.what();
+  }
+  return acked;
+}
+
+}  // namespace
+
+TEST(Db, Crc32cKnownValue) {
+  const char* text = "123456789";
+  EXPECT_EQ(db::crc32c(reinterpret_cast<const std::uint8_t*>(text), 9), 0xE3069283u);
+}
+
+TEST(Db, RoundtripPosix) {
+  const auto dir = fs::temp_directory_path() / ("rotortree-db-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const auto leaves = make_leaves(total_leaves(), 1);
+  for (unsigned pin : {0u, 1u, 40u}) {
+    fs::remove_all(dir);
+    DbConfig config = test_config(nullptr);
+    config.pin_above_level = pin;
+    config.checkpoint = checkpoint::EveryNEntries{3};
+    config.flush = flush::Interval{std::chrono::milliseconds(1)};
+    std::uint64_t acked = run_workload(db::Env::posix(), dir, leaves, config);
+    ASSERT_EQ(acked, leaves.size());
+    config.verify_on_open = true;
+    expect_consistent(db::Env::posix(), dir, leaves, acked, config);
+    // A snapshot outlives the database and tiering.
+    Db db(dir, config);
+    auto snap = db.snapshot();
+    db.insert_many_durable(make_leaves(1000, 9));
+    db.checkpoint();
+    db.close();
+    EXPECT_EQ(*snap.root(), model_root(leaves, leaves.size()));
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Db, ParameterMismatchAndLock) {
+  db::FaultInjectionEnv env;
+  DbConfig config = test_config(&env);
+  {
+    Db db("/d", config);
+    EXPECT_THROW({ Db second("/d", config); }, Error);
+    try {
+      Db second("/d", config);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::locked);
+    }
+  }
+  config.node_hash = NodeHash::tagged;
+  try {
+    Db db("/d", config);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::parameter_mismatch);
+    EXPECT_NE(std::string(e.what()).find("node hash"), std::string::npos);
+  }
+  try {
+    RotorTree<Blake3, 4> db("/d", test_config(&env));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::parameter_mismatch);
+    EXPECT_NE(std::string(e.what()).find("arity"), std::string::npos);
+  }
+}
+
+TEST(Db, LockAcrossProcesses) {
+  const auto dir = fs::temp_directory_path() / ("rotortree-lock-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  Db db(dir, test_config(nullptr));
+  const pid_t child = ::fork();
+  if (child == 0) {
+    try {
+      Db other(dir, test_config(nullptr));
+      std::_Exit(1);
+    } catch (const Error& e) {
+      std::_Exit(e.code() == Errc::locked ? 0 : 2);
+    }
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  db.close();
+  fs::remove_all(dir);
+}
+
+TEST(Db, BatchTooLargeForOneFrameIsSplit) {
+  db::FaultInjectionEnv env;
+  const auto leaves = make_leaves((db::kMaxFramePayload / 32) + 5, 3);
+  {
+    Db db("/big", test_config(&env));
+    db.insert_many_durable(leaves);
+  }
+  Db db("/big", test_config(&env));
+  EXPECT_EQ(db.size(), leaves.size());
+  EXPECT_EQ(*db.root(), model_root(leaves, leaves.size()));
+}
+
+class CrashPoints : public ::testing::TestWithParam<int> {};
+
+// Crash at every counted operation of a workload with checkpoints and tiering;
+// after the crash unsynced data is dropped (or torn), and recovery must give
+// at least every acknowledged leaf and exactly the model's root.
+TEST_P(CrashPoints, EveryInjectionPoint) {
+  const auto leaves = make_leaves(total_leaves(), 2);
+  DbConfig config = test_config(nullptr);
+  config.pin_above_level = GetParam() == 0 ? 0 : 2;
+  config.checkpoint = GetParam() == 2 ? CheckpointPolicy{checkpoint::OnClose{}} : CheckpointPolicy{checkpoint::EveryNEntries{3}};
+  std::uint64_t total_ops;
+  {
+    db::FaultInjectionEnv env;
+    ASSERT_EQ(run_workload(&env, "/c", leaves, config), leaves.size());
+    total_ops = env.operations();
+  }
+  ASSERT_GT(total_ops, 10u);
+  for (std::uint64_t k = 1; k <= total_ops + 1; ++k) {
+    for (std::uint64_t torn : {0, 1}) {
+      db::FaultInjectionEnv env;
+      const std::uint64_t acked = run_workload(&env, "/c", leaves, config, &env, k);
+      env.crash(torn ? k * 7919 : 0);
+      SCOPED_TRACE("crash at operation " + std::to_string(k) + (torn ? " (torn)" : ""));
+      ASSERT_NO_FATAL_FAILURE(expect_consistent(&env, "/c", leaves, acked, config));
+    }
+  }
+}
+INSTANTIATE_TEST_SUITE_P(Db, CrashPoints, ::testing::Values(0, 1, 2));
+
+// ENOSPC, EIO and short writes at every point: the error surfaces, the
+// database then refuses writes, and nothing acknowledged is lost.
+TEST(Db, WriteErrorsAtEveryPoint) {
+  const auto leaves = make_leaves(total_leaves(), 4);
+  DbConfig config = test_config(nullptr);
+  config.checkpoint = checkpoint::EveryNEntries{4};
+  config.pin_above_level = 1;
+  std::uint64_t total_ops;
+  {
+    db::FaultInjectionEnv env;
+    run_workload(&env, "/e", leaves, config);
+    total_ops = env.operations();
+  }
+  using F = db::FaultInjectionEnv::Fault;
+  for (F kind : {F::no_space, F::io_error, F::short_write}) {
+    for (std::uint64_t k = 1; k <= total_ops; ++k) {
+      db::FaultInjectionEnv env;
+      config.env = &env;
+      std::uint64_t acked = 0;
+      bool failed = false;
+      {
+        env.fail_at(k, kind);
+        std::unique_ptr<Db> db;
+        try {
+          db = std::make_unique<Db>("/e", config);
+        } catch (const Error& e) {
+          EXPECT_TRUE(e.code() == Errc::io_error || e.code() == Errc::no_space) << e.what();
+          continue;
+        }
+        std::size_t offset = 0;
+        for (std::size_t b : kBatches) {
+          try {
+            auto r = db->insert_many({leaves.data() + offset, b});
+            offset += b;
+            r.token.wait();
+            EXPECT_FALSE(failed) << "acknowledged after a failure";
+            acked = offset;
+          } catch (const Error& e) {
+            if (!failed) EXPECT_TRUE(e.code() == Errc::io_error || e.code() == Errc::no_space) << e.what();
+            failed = true;
+          }
+        }
+        if (failed) {
+          try {
+            db->insert(leaves[0]);
+            ADD_FAILURE() << "insert accepted after a failure";
+          } catch (const Error& e) {
+            EXPECT_TRUE(e.code() == Errc::closed || e.code() == Errc::io_error || e.code() == Errc::no_space);
+          }
+        }
+      }
+      env.crash(0);
+      SCOPED_TRACE("fault at operation " + std::to_string(k));
+      ASSERT_NO_FATAL_FAILURE(expect_consistent(&env, "/e", leaves, acked, test_config(nullptr)));
+    }
+  }
+}
+
+namespace {
+// Files of a database built by the workload (log only, or with a checkpoint).
+std::map<std::string, std::vector<std::uint8_t>> build_files(bool with_checkpoint, const std::vector<Node>& leaves) {
+  db::FaultInjectionEnv env;
+  DbConfig config = test_config(&env);
+  config.checkpoint = with_checkpoint ? CheckpointPolicy{checkpoint::EveryNEntries{6}} : CheckpointPolicy{checkpoint::Manual{}};
+  EXPECT_EQ(run_workload(&env, "/k", leaves, config), leaves.size());
+  std::map<std::string, std::vector<std::uint8_t>> files;
+  for (const auto& name : env.all_files()) files[name] = env.contents(name);
+  return files;
+}
+void install(db::FaultInjectionEnv& env, const std::map<std::string, std::vector<std::uint8_t>>& files) {
+  for (const auto& [name, bytes] : files) {
+    auto f = env.open(name, db::OpenMode::create_truncate);
+    f->write_at(0, bytes);
+    f->sync();
+  }
+  env.sync_dir("/k");
+}
+}  // namespace
+
+// Flip every byte of every file: recovery gives the full acknowledged tree
+// or refuses with Errc::corruption naming the file; never a wrong root.
+TEST(Db, CorruptionAtEveryByte) {
+  const auto leaves = make_leaves(total_leaves(), 5);
+  const Node full_root = model_root(leaves, leaves.size());
+  for (bool with_checkpoint : {false, true}) {
+    const auto files = build_files(with_checkpoint, leaves);
+    for (const auto& [name, bytes] : files) {
+      if (name.ends_with("LOCK")) continue;
+      const std::size_t step = bytes.size() > 20000 ? 7 : 1;  // data files: every 7th byte
+      for (std::size_t pos = 0; pos < bytes.size(); pos += step) {
+        db::FaultInjectionEnv env;
+        auto damaged = files;
+        damaged[name][pos] ^= 0x5a;
+        install(env, damaged);
+        DbConfig config = test_config(&env);
+        config.verify_on_open = true;
+        config.read_only = true;
+        try {
+          Db db("/k", config);
+          ASSERT_EQ(db.size(), leaves.size()) << name << " byte " << pos;
+          ASSERT_EQ(*db.root(), full_root) << name << " byte " << pos;
+        } catch (const Error& e) {
+          ASSERT_EQ(e.code(), Errc::corruption) << name << " byte " << pos << ": " << e.what();
+          ASSERT_NE(std::string(e.what()).find("/k"), std::string::npos) << e.what();
+        }
+      }
+    }
+  }
+}
+
+// A log cut at every length: the torn tail is dropped and everything before
+// it that is complete is replayed.
+TEST(Db, TornTailAtEveryLength) {
+  const auto leaves = make_leaves(total_leaves(), 6);
+  const auto files = build_files(false, leaves);
+  const std::string log = "/k/wal-000001.log";
+  const auto& bytes = files.at(log);
+  std::uint64_t last_size = 0;
+  for (std::size_t cut = 0; cut <= bytes.size(); cut += (cut < 200 || cut + 200 > bytes.size()) ? 1 : 5) {
+    db::FaultInjectionEnv env;
+    auto damaged = files;
+    damaged[log].resize(cut);
+    install(env, damaged);
+    Db db("/k", test_config(&env));
+    ASSERT_GE(db.size(), last_size) << "cut " << cut;
+    last_size = db.size();
+    if (db.size() > 0) ASSERT_EQ(*db.root(), model_root(leaves, db.size())) << "cut " << cut;
+    // and the database accepts writes after dropping the tail
+    db.insert_durable(leaves[0]);
+  }
+  EXPECT_EQ(last_size, leaves.size());
+}
+
+TEST(Db, ConcurrentWritersAndReaders) {
+  db::FaultInjectionEnv env;
+  DbConfig config = test_config(&env);
+  config.flush = flush::Interval{std::chrono::microseconds(500)};
+  config.checkpoint = checkpoint::EveryNEntries{500};
+  config.pin_above_level = 1;
+  const auto leaves = make_leaves(4000, 7);
+  {
+    Db db("/t", config);
+    std::atomic<bool> done{false};
+    std::thread reader([&] {
+      while (!done) {
+        auto snap = db.snapshot();
+        if (snap.size() > 0) (void)snap.prove(snap.size() - 1);
+      }
+    });
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 2; ++w)
+      writers.emplace_back([&, w] {
+        for (std::size_t i = w; i < leaves.size(); i += 2) db.insert(leaves[i]);
+      });
+    for (auto& t : writers) t.join();
+    done = true;
+    reader.join();
+  }
+  Db db("/t", config);
+  EXPECT_EQ(db.size(), leaves.size());
+}
