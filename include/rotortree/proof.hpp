@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "rotortree/small_vector.hpp"
 #include "rotortree/types.hpp"
 
 namespace rotortree {
@@ -26,10 +27,13 @@ struct ProofLevel {
 };
 
 /// A path from a leaf to the root. Siblings of all levels are stored
-/// contiguously, bottom-up: two allocations per proof instead of one per level.
+/// contiguously, bottom-up, inside the proof object for ordinary depths (a
+/// 4-ary tree of 4^21 leaves): generating a proof does not touch the heap.
+using LevelList = SmallVector<ProofLevel, kMaxLevels>;
+using SiblingList = SmallVector<Node, 64>;
 struct Path {
-  std::vector<ProofLevel> levels;
-  std::vector<Node> siblings;
+  LevelList levels;
+  SiblingList siblings;
   /// Siblings of level `l` (requires well-formed sibling counts).
   std::span<const Node> siblings_of(std::size_t level) const;
   bool operator==(const Path&) const = default;

@@ -197,24 +197,25 @@ class Snapshot {
         i /= N;
       }
     }
-    // reserve + push_back: no zero-filling of storage that is overwritten anyway.
-    path.levels.clear();
-    path.levels.reserve(depth_);
-    path.siblings.clear();
-    path.siblings.reserve(static_cast<std::size_t>(depth_) * (N - 1));
+    path.levels.resize_for_overwrite(depth_);
+    path.siblings.resize_for_overwrite(static_cast<std::size_t>(depth_) * (N - 1));
+    Node* out = path.siblings.data();
     std::uint64_t length = size_;
     for (unsigned l = 0; l < depth_; ++l) {
       const std::uint64_t start = starts[l];
       const unsigned k = static_cast<unsigned>(std::min<std::uint64_t>(N, length - start));
       const unsigned position = static_cast<unsigned>(index - start);
-      for (unsigned j = 0; j < k; ++j) {
-        if (j == position) continue;
-        path.siblings.push_back(start + j + 1 == length ? edge_[l] : groups[l][j]);
-      }
-      path.levels.push_back({static_cast<std::uint8_t>(position), static_cast<std::uint8_t>(k - 1)});
+      // The group minus the path's node, in two block copies ...
+      std::memcpy(out, groups[l], position * sizeof(Node));
+      std::memcpy(out + position, groups[l] + position + 1, (k - 1 - position) * sizeof(Node));
+      // ... and the level's last node, which only the snapshot holds reliably.
+      if (start + k == length && position + 1 != k) out[k - 2] = edge_[l];
+      out += k - 1;
+      path.levels[l] = {static_cast<std::uint8_t>(position), static_cast<std::uint8_t>(k - 1)};
       index /= N;
       length = length / N + (length % N != 0);
     }
+    path.siblings.resize_for_overwrite(static_cast<std::size_t>(out - path.siblings.data()));
   }
 
   std::shared_ptr<const LevelStore<N>> store_;
