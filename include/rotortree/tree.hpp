@@ -39,6 +39,14 @@ struct PrefixStateOf<H> {
   using type = typename H::PrefixState;
 };
 
+/// Whether `value` is N^k for some k >= 0 (one division for most values).
+template <std::size_t N>
+constexpr bool is_power_of(std::uint64_t value) noexcept {
+  if (value == 0) return false;
+  while (value % N == 0) value /= N;
+  return value == 1;
+}
+
 /// Length of every level for a tree of `size` leaves (level 0 = size).
 template <std::size_t N>
 constexpr std::uint64_t level_length(std::uint64_t size, unsigned level) noexcept {
@@ -292,25 +300,29 @@ class LeanIMT {
   /// Append one leaf; returns the new root. Walks the right edge only.
   Node insert(const Node& leaf) {
     const std::uint64_t new_size = checked_new_size(1);
-    reserve_levels(new_size);
-    *store_->writable(0, size_) = leaf;
+    // A level needs a new chunk only when level 0 starts one (a chunk of level
+    // l covers N^l level-0 chunks exactly) or when a new root level appears
+    // (the size was a power of N).
+    if (size_ % LevelStore<N>::kChunkNodes == 0 || detail::is_power_of<N>(size_))
+      reserve_levels(new_size);
+    Node* node = store_->writable(0, size_);
+    *node = leaf;
+    // `node` is the last node of its level; its group ends with it and is
+    // contiguous in the same chunk.
     std::uint64_t index = size_;
-    std::uint64_t length = new_size;
-    const unsigned depth = depth_for_size(new_size, N);
-    for (unsigned l = 0; l < depth; ++l) {
+    for (unsigned level = 0; index > 0; ++level) {
       const std::uint64_t parent = index / N;
-      const std::uint64_t start = parent * N;
-      const unsigned k = static_cast<unsigned>(length - start);
-      Node* out = store_->writable(l + 1, parent);
+      const unsigned k = static_cast<unsigned>(index - parent * N) + 1;
+      Node* out = store_->writable(level + 1, parent);
       if (k == 1)
-        *out = store_->at(l, index);
+        *out = *node;
       else
-        hash_edge_group(l, start, k, *out);
+        hash_edge_group(level, parent * N, node - (k - 1), k, *out);
+      node = out;
       index = parent;
-      length = parent + 1;
     }
     size_ = new_size;
-    return store_->at(depth, 0);
+    return *node;
   }
 
   /// Append a batch of leaves; same tree as inserting them one by one.
@@ -337,7 +349,7 @@ class LeanIMT {
       hash_level(0, fused_end, level0_parent_end, new_size);
     } else {
       copy_leaves(old_size, leaves);
-      hash_level(0, old_size / N, level0_parent_end, new_size);
+      if (new_size > 1) hash_level(0, old_size / N, level0_parent_end, new_size);
     }
     std::uint64_t first = old_size / N;  // first changed node of the current level
     std::uint64_t length = level0_parent_end;
@@ -427,11 +439,10 @@ class LeanIMT {
     }
   }
 
-  /// Hash the edge group of `level` (children [start, start+k), the last one
-  /// new). With a prefix-capable hasher, the whole blocks before the new child
+  /// Hash the edge group of `level` (children [start, start+k) at `group`,
+  /// the last one new). With a prefix-capable hasher, the whole blocks before the new child
   /// hold only final nodes: their state is cached per level and reused.
-  void hash_edge_group(unsigned level, std::uint64_t start, unsigned k, Node& out) {
-    const Node* group = &store_->at(level, start);
+  void hash_edge_group(unsigned level, std::uint64_t start, const Node* group, unsigned k, Node& out) {
     if constexpr (PrefixHasher<H>) {
       if (node_hash_ == NodeHash::lean_imt) {
         EdgePrefix& cached = edge_prefix_[level];
