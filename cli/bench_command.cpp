@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "rotortree/db.hpp"
 #include "rotortree/rotortree.hpp"
 
 namespace rotortree::cli {
@@ -32,6 +34,9 @@ struct BenchOptions {
   std::size_t parallel_threshold = 0;  // 0: ROTORTREE_PARALLEL_THRESHOLD or 1024
   std::string hash = "blake3";
   bool json = false;
+  bool storage = false;
+  std::uint64_t reopen_leaves = 100'000'000;
+  std::string dir;  // storage mode: where the databases go (default: a temp dir)
   std::uint64_t single_inserts = 1'000'000;
   std::uint64_t proofs = 200'000;
   std::uint64_t snapshots = 1'000'000;
@@ -254,14 +259,164 @@ nlohmann::ordered_json run(const BenchOptions& options) {
   return result;
 }
 
+/// A scratch directory for the storage benchmark, removed afterwards.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& parent) {
+    namespace fs = std::filesystem;
+    const fs::path base = parent.empty() ? fs::temp_directory_path() : fs::path(parent);
+    path_ = base / ("rotortree-bench-" + std::to_string(::getpid()));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string sub(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::uint64_t directory_bytes(const std::string& dir) {
+  std::uint64_t total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.is_regular_file()) total += entry.file_size();
+  return total;
+}
+
+/// The database figures of the durable-database issue, each beside the
+/// in-memory figure it is judged against, measured in the same run.
+template <Hasher H, std::size_t N>
+nlohmann::ordered_json run_storage(const BenchOptions& options) {
+  using Db = RotorTree<H, N>;
+  const std::size_t threads = options.threads == 0 ? hardware_threads() : options.threads;
+  const TreeOptions tree_options{.threads = threads, .parallel_threshold = options.parallel_threshold};
+  const std::vector<Node> leaves = make_leaves(options.leaves, 42);
+  const std::vector<Node> extra = make_leaves(options.single_inserts, 4242);
+  const ScratchDir scratch(options.dir);
+  const std::size_t expected_bytes =
+      static_cast<std::size_t>(std::max(options.leaves, options.reopen_leaves) * 32.0 * N / (N - 1) * 1.1);
+  memory::set_slab_cache_limit(std::max(memory::slab_cache_limit(), expected_bytes));
+  {  // warm the slab cache so both sides start from reused memory
+    LeanIMT<H, N> warmup(tree_options);
+    warmup.insert_many(leaves);
+  }
+  auto batches = [&](auto&& insert_batch, const char* label) {
+    Progress progress(label);
+    const auto start = Clock::now();
+    for (std::uint64_t done = 0; done < options.leaves; done += options.batch) {
+      const std::uint64_t n = std::min(options.batch, options.leaves - done);
+      insert_batch(std::span<const Node>(leaves).subspan(done, n));
+      progress.update(static_cast<double>(done + n) / options.leaves);
+    }
+    return seconds_since(start);
+  };
+  auto singles = [&](auto&& insert_one, const char* label) {
+    Progress progress(label);
+    const auto start = Clock::now();
+    for (std::uint64_t i = 0; i < options.single_inserts; ++i) {
+      insert_one(extra[i]);
+      if (i % 65536 == 0) progress.update(static_cast<double>(i) / options.single_inserts);
+    }
+    return seconds_since(start);
+  };
+
+  // 1. Batches: in memory, then durable with every token awaited.
+  ConcurrentLeanIMT<H, N> memory_tree(tree_options);
+  const double memory_batches = batches([&](auto batch) { memory_tree.insert_many(batch); }, "insert_many (memory)");
+  const double memory_singles = singles([&](const Node& leaf) { memory_tree.insert(leaf); }, "single inserts (memory)");
+  double durable_batches, durable_singles;
+  std::uint64_t disk_bytes, data_bytes;
+  {
+    DbConfig config;
+    config.tree = tree_options;
+    config.flush = flush::Interval{std::chrono::milliseconds(10)};
+    Db db(scratch.sub("batches"), config);
+    durable_batches = batches([&](auto batch) { db.insert_many(batch).token.wait(); }, "insert_many (durable)");
+    // 2. Single inserts, Interval(10 ms), tokens not awaited.
+    durable_singles = singles([&](const Node& leaf) { db.insert(leaf); }, "single inserts (durable)");
+    db.checkpoint();
+    const DbInfo info = db.info();
+    data_bytes = info.data_bytes;
+    disk_bytes = directory_bytes(scratch.sub("batches"));
+  }
+
+  // 3./4. Reopen a checkpointed database of reopen_leaves leaves.
+  const std::uint64_t reopen_leaves = options.reopen_leaves;
+  double reopen_seconds, reopen_mapped_seconds, reopen_verify_seconds, limit_seconds;
+  {
+    const std::string dir = scratch.sub("reopen");
+    {
+      DbConfig config;
+      config.tree = tree_options;
+      config.flush = flush::Manual{};
+      Db db(dir, config);
+      Progress progress("building the reopen database");
+      for (std::uint64_t done = 0; done < reopen_leaves; done += options.leaves) {
+        const std::uint64_t n = std::min<std::uint64_t>(options.leaves, reopen_leaves - done);
+        for (std::uint64_t b = 0; b < n; b += options.batch)
+          db.insert_many(std::span<const Node>(leaves).subspan(b, std::min(options.batch, n - b)));
+        progress.update(static_cast<double>(done + n) / reopen_leaves);
+      }
+      db.flush();
+    }  // closes with a checkpoint (OnClose)
+    auto time_open = [&](DbConfig config) {
+      config.tree = tree_options;
+      config.flush = flush::Manual{};
+      config.checkpoint = checkpoint::Manual{};
+      const auto start = Clock::now();
+      Db db(dir, config);
+      const double seconds = seconds_since(start);
+      if (db.size() != reopen_leaves) throw Error(Errc::corruption, "bench: reopened size differs");
+      return seconds;
+    };
+    reopen_seconds = time_open(DbConfig{});
+    DbConfig mapped;
+    mapped.pin_above_level = 33;  // every checkpointed chunk served from the data files
+    reopen_mapped_seconds = time_open(mapped);
+    DbConfig verifying;  // verify what a large database is reopened with: mapped levels
+    verifying.pin_above_level = 33;
+    verifying.verify_on_open = true;
+    reopen_verify_seconds = time_open(verifying);
+    limit_seconds = hash_limit_seconds<H>(groups_hashed(reopen_leaves, reopen_leaves, N), leaves, threads);
+  }
+
+  const double leaves_d = static_cast<double>(options.leaves);
+  nlohmann::ordered_json result;
+  result["arity"] = N;
+  result["hash"] = std::string(H::name);
+  result["leaves"] = options.leaves;
+  result["batch"] = options.batch;
+  result["threads"] = threads;
+  result["memory_insert_many_leaves_per_sec"] = leaves_d / memory_batches;
+  result["durable_insert_many_leaves_per_sec"] = leaves_d / durable_batches;
+  result["durable_to_memory_batch_ratio"] = memory_batches / durable_batches;
+  result["memory_single_insert_per_sec"] = options.single_inserts / memory_singles;
+  result["durable_single_insert_per_sec"] = options.single_inserts / durable_singles;
+  result["durable_to_memory_single_ratio"] = memory_singles / durable_singles;
+  result["reopen_leaves"] = reopen_leaves;
+  result["reopen_ms"] = reopen_seconds * 1e3;
+  result["reopen_mapped_ms"] = reopen_mapped_seconds * 1e3;
+  result["reopen_verify_ms"] = reopen_verify_seconds * 1e3;
+  result["recompute_at_hash_limit_ms"] = limit_seconds * 1e3;
+  result["verify_to_limit_ratio"] = reopen_verify_seconds / limit_seconds;
+  const double stored = static_cast<double>(options.leaves + options.single_inserts);
+  result["disk_bytes_per_leaf"] = static_cast<double>(disk_bytes) / stored;
+  result["data_bytes_per_leaf"] = static_cast<double>(data_bytes) / stored;
+  return result;
+}
+
 template <Hasher H>
 nlohmann::ordered_json run_for_arity(const BenchOptions& options) {
+  auto pick = [&]<std::size_t N>() { return options.storage ? run_storage<H, N>(options) : run<H, N>(options); };
   switch (options.arity) {
-    case 2: return run<H, 2>(options);
-    case 3: return run<H, 3>(options);
-    case 4: return run<H, 4>(options);
-    case 8: return run<H, 8>(options);
-    case 16: return run<H, 16>(options);
+    case 2: return pick.template operator()<2>();
+    case 3: return pick.template operator()<3>();
+    case 4: return pick.template operator()<4>();
+    case 8: return pick.template operator()<8>();
+    case 16: return pick.template operator()<16>();
   }
   throw Error(Errc::invalid_argument, "unsupported arity " + std::to_string(options.arity) +
                                           " (expected 2, 3, 4, 8 or 16)");
@@ -306,6 +461,13 @@ void register_bench_command(CLI::App& app) {
   bench->add_option("--single-inserts", options->single_inserts, "Timed single inserts")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 32));
   bench->add_option("--proofs", options->proofs, "Timed proofs")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 32));
   bench->add_flag("--json", options->json, "Print one JSON object instead of a table");
+  bench->add_flag("--storage", options->storage,
+                  "Measure the durable database: durable batches and single inserts against memory, "
+                  "reopen (plain, mapped, verified) of a checkpointed database of --reopen-leaves leaves");
+  bench->add_option("--reopen-leaves", options->reopen_leaves, "Leaves of the database reopened in --storage mode")
+      ->capture_default_str()
+      ->check(CLI::Range(1ULL, 1ULL << 40));
+  bench->add_option("--dir", options->dir, "Where --storage puts its databases (default: the temp directory)");
   bench->callback([options] {
     if (!is_runtime_arity(options->arity))
       throw Error(Errc::invalid_argument, "unsupported arity " + std::to_string(options->arity) +
@@ -313,8 +475,8 @@ void register_bench_command(CLI::App& app) {
     const nlohmann::ordered_json result = parse_hash_id(options->hash) == HashId::blake3
                                               ? run_for_arity<Blake3>(*options)
                                               : run_for_arity<Sha256>(*options);
-    if (options->json)
-      std::cout << result.dump() << std::endl;
+    if (options->json || options->storage)
+      std::cout << (options->json ? result.dump() : result.dump(2)) << std::endl;
     else
       print_table(result);
   });

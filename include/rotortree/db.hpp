@@ -107,6 +107,8 @@ class RotorTree {
   static constexpr std::size_t kChunkNodes = LevelStore<N>::kChunkNodes;
   static constexpr std::size_t kChunkBytes = LevelStore<N>::kChunkBytes;
   static constexpr std::size_t kShardChunks = db::shard_chunks(N);
+  /// Batches of at least this many leaves wake the group-commit thread at once.
+  static constexpr std::size_t kEarlyFlushLeaves = 16384;
 
   struct InsertResult {
     Node root;
@@ -339,36 +341,58 @@ class RotorTree {
   }
 
   /// Rebuild the checkpoint's tree from its leaves and compare every node.
+  // Recompute every stored level from the one below it and compare, level by
+  // level, in chunk-sized runs through the batch kernel (in parallel): the
+  // hashing of a full rebuild without a second tree's memory.
   void verify(const db::Meta& meta, const TreeOptions& options) {
     if (meta.size == 0) return;
     const LevelStore<N>& store = *owner_->store;
-    tree_type fresh(options);
-    fresh.reserve(meta.size);
-    std::vector<Node> buffer(std::min<std::uint64_t>(meta.size, std::uint64_t{1} << 20));
-    std::uint64_t done = 0;
-    while (done < meta.size) {
-      const std::uint64_t n = std::min<std::uint64_t>(buffer.size(), meta.size - done);
-      for (std::uint64_t i = 0; i < n;) {
-        const std::uint64_t index = done + i;
-        const std::uint64_t run = std::min<std::uint64_t>(n - i, kChunkNodes - index % kChunkNodes);
-        std::memcpy(buffer.data() + i, &store.at(0, index), run * sizeof(Node));
-        i += run;
-      }
-      fresh.insert_many(std::span<const Node>(buffer.data(), n));
-      done += n;
-    }
-    if (fresh.root() != meta.root)
-      throw Error(Errc::corruption, "checkpoint of " + dir_ + " fails verification: recomputed root " +
-                                        to_hex(*fresh.root()) + " differs from the stored root " + to_hex(meta.root));
-    const auto snap = fresh.snapshot();
     const unsigned depth = depth_for_size(meta.size, N);
-    for (unsigned l = 1; l <= depth; ++l) {
+    auto corrupt = [&](unsigned level, std::uint64_t index, const std::string& what) {
+      return Error(Errc::corruption, "checkpoint of " + dir_ + " fails verification: node " + std::to_string(index) +
+                                         " of level " + std::to_string(level) + " (data file " +
+                                         path(db::data_name(level, index / kChunkNodes / kShardChunks)) + ") " + what);
+    };
+    if (store.at(depth, 0) != meta.root)
+      throw Error(Errc::corruption, "checkpoint of " + dir_ + " fails verification: the top node " +
+                                        to_hex(store.at(depth, 0)) + " differs from the stored root " + to_hex(meta.root));
+    std::shared_ptr<const Executor> executor;
+    if (options.threads == 0)
+      executor = Executor::shared_default();
+    else if (options.threads > 1)
+      executor = std::make_shared<const Executor>(options.threads);
+    const NodeHash scheme = params_.node_hash;
+    for (unsigned l = 0; l < depth; ++l) {
       const std::uint64_t length = db::level_length(meta.size, N, l);
-      for (std::uint64_t i = 0; i < length; ++i)
-        if (snap.node(l, i) != store.at(l, i))
-          throw Error(Errc::corruption, "checkpoint of " + dir_ + " fails verification: node " + std::to_string(i) +
-                                            " of level " + std::to_string(l) + " (data file " +
-                                            path(db::data_name(l, i / kChunkNodes / kShardChunks)) + ") is wrong");
+      const std::uint64_t full = length / N;
+      std::atomic<std::uint64_t> first_bad{UINT64_MAX};
+      auto check = [&](std::size_t begin, std::size_t end) {
+        Node recomputed[kGroupsPerChunk];
+        while (begin < end) {
+          const std::size_t run_end = std::min<std::size_t>(end, (begin / kGroupsPerChunk + 1) * kGroupsPerChunk);
+          hash_full_groups<H>(scheme, N, &store.at(l, begin * N), run_end - begin, recomputed);
+          const Node* stored = &store.at(l + 1, begin);
+          for (std::size_t i = 0; i < run_end - begin; ++i)
+            if (recomputed[i] != stored[i]) {
+              std::uint64_t bad = first_bad.load();
+              while (begin + i < bad && !first_bad.compare_exchange_weak(bad, begin + i)) {
+              }
+              break;
+            }
+          begin = run_end;
+        }
+      };
+      if (executor && full >= 4096)
+        executor->for_ranges(0, full, 1024, check);
+      else
+        check(0, full);
+      if (first_bad.load() != UINT64_MAX) throw corrupt(l + 1, first_bad.load(), "differs from its recomputed value");
+      if (full * N < length) {  // the last, partial group
+        const unsigned k = static_cast<unsigned>(length - full * N);
+        Node expected = store.at(l, full * N);
+        if (k > 1) hash_group<H>(scheme, &store.at(l, full * N), k, expected);
+        if (expected != store.at(l + 1, full)) throw corrupt(l + 1, full, "differs from its recomputed value");
+      }
     }
   }
 
@@ -447,6 +471,8 @@ class RotorTree {
       const auto mark = wal_->mark();
       try {
         seq = wal_->append(leaves);
+        // A large batch starts on its way to the disk while the tree hashes it.
+        if (leaves.size() >= kEarlyFlushLeaves) wal_->request_flush();
         root = single || leaves.size() == 1 ? tree.insert(leaves[0]) : tree.insert_many(leaves);
       } catch (...) {
         wal_->rollback(mark);

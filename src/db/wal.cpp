@@ -31,8 +31,9 @@ void WalWriter::start_interval(std::chrono::microseconds interval) {
   thread_ = std::thread([this, interval] {
     std::unique_lock lock(thread_mutex_);
     while (!stopping_) {
-      thread_cv_.wait_for(lock, interval, [this] { return stopping_; });
+      thread_cv_.wait_for(lock, interval, [this] { return stopping_ || flush_requested_; });
       if (stopping_) break;
+      flush_requested_ = false;
       lock.unlock();
       try {
         if (!failed_.load(std::memory_order_acquire) && durable_seq() < last_seq()) flush_all();
@@ -42,6 +43,14 @@ void WalWriter::start_interval(std::chrono::microseconds interval) {
       lock.lock();
     }
   });
+}
+
+void WalWriter::request_flush() {
+  {
+    std::lock_guard lock(thread_mutex_);
+    flush_requested_ = true;
+  }
+  thread_cv_.notify_all();
 }
 
 void WalWriter::stop() {

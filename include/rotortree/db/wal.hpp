@@ -31,6 +31,9 @@ class WalWriter {
 
   /// Start a background thread that flushes every `interval`.
   void start_interval(std::chrono::microseconds interval);
+  /// Ask the background thread to flush now (a large batch was appended: its
+  /// write then overlaps with the tree's hashing of the same batch).
+  void request_flush();
   void stop();
 
   /// Throws the background error: its own code the first time it is
@@ -90,6 +93,7 @@ class WalWriter {
   std::mutex thread_mutex_;
   std::condition_variable thread_cv_;
   bool stopping_ = false;
+  bool flush_requested_ = false;
   std::thread thread_;
 };
 
