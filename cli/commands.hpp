@@ -17,6 +17,10 @@ void register_tree_commands(CLI::App& app);
 void register_db_commands(CLI::App& app);
 /// bench (SPEC §4).                                                  [bench_command.cpp]
 void register_bench_command(CLI::App& app);
+/// demo: a one-minute tour of a durable database (issue 5).        [demo_command.cpp]
+void register_demo_command(CLI::App& app);
+/// show: draw a small tree as text or SVG, marking a proof.         [show_command.cpp]
+void register_show_command(CLI::App& app);
 
 /// Open the database in `dir` read-only and return a snapshot of its latest
 /// state (used by `root`, `prove`, `consistency` with --db). Throws rotortree::Error.
