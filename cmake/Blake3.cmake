@@ -32,7 +32,9 @@ elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64")
 else()
   set(_blake3_defs BLAKE3_NO_SSE2 BLAKE3_NO_SSE41 BLAKE3_NO_AVX2 BLAKE3_NO_AVX512)
 endif()
-add_library(rotortree_blake3 STATIC ${_blake3_sources})
+# An OBJECT library: its objects are folded into librotortree itself, so an
+# installed static librotortree.a needs no extra archive.
+add_library(rotortree_blake3 OBJECT ${_blake3_sources})
 target_include_directories(rotortree_blake3 PUBLIC "$<BUILD_INTERFACE:${_b3}>")
 target_compile_definitions(rotortree_blake3 PUBLIC ${_blake3_defs})
 set_target_properties(rotortree_blake3 PROPERTIES POSITION_INDEPENDENT_CODE ON C_STANDARD 99)

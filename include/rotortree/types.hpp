@@ -19,7 +19,7 @@ enum class HashId : std::uint8_t { blake3 = 1, sha256 = 2 };
 
 /// How a group of children is hashed into its parent (SPEC §1).
 enum class NodeHash : std::uint8_t {
-  lean_imt = 1,  ///< H(c_0 ‖ … ‖ c_{k-1}) — @zk-kit/lean-imt, the canonical Lean IMT
+  lean_imt = 1,  ///< H(c_0 ‖ … ‖ c_{k-1}) — `@zk-kit/lean-imt`, the canonical Lean IMT
   tagged = 2,    ///< H(0x01 ‖ u8(k) ‖ c_0 ‖ … ‖ c_{k-1}) — the Rust crate rotortree 0.15
 };
 
