@@ -4,9 +4,10 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
-#include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "rotortree/types.hpp"
 
@@ -15,14 +16,14 @@ namespace rotortree {
 std::size_t parallel_threshold_from_env() {
   const char* value = std::getenv("ROTORTREE_PARALLEL_THRESHOLD");
   if (value == nullptr) return kDefaultParallelThreshold;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long parsed = std::strtoull(value, &end, 10);
-  if (*value == '\0' || *value == '-' || *end != '\0' || errno != 0 || parsed == 0)
+  // Digits only: no sign, no white space, no suffix, no zero.
+  const std::string_view text(value);
+  std::size_t parsed = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || parsed == 0)
     throw Error(Errc::invalid_argument,
-                std::string("ROTORTREE_PARALLEL_THRESHOLD must be a positive integer, got '") +
-                    value + "'");
-  return static_cast<std::size_t>(parsed);
+                "ROTORTREE_PARALLEL_THRESHOLD must be a positive integer, got '" + std::string(text) + "'");
+  return parsed;
 }
 
 std::size_t hardware_threads() noexcept {
