@@ -468,7 +468,19 @@ void register_bench_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1ULL, 1ULL << 40));
   bench->add_option("--dir", options->dir, "Where --storage puts its databases (default: the temp directory)");
-  bench->callback([options] {
+  // The sweep with plots (cli/bench_report.cpp).
+  auto report = std::make_shared<std::string>();
+  auto quick = std::make_shared<bool>(false);
+  bench->add_option("--report", *report,
+                    "Run the whole sweep (tree size, arity, threads, storage) and write results.csv, PNG plots "
+                    "and summary.md to this directory")
+      ->type_name("DIR");
+  bench->add_flag("--quick", *quick, "With --report: a shorter sweep (tree sizes up to 10^6)");
+  bench->callback([options, report, quick] {
+    if (!report->empty()) {
+      write_bench_report(*report, *quick);
+      return;
+    }
     if (!is_runtime_arity(options->arity))
       throw Error(Errc::invalid_argument, "unsupported arity " + std::to_string(options->arity) +
                                               " (expected 2, 3, 4, 8 or 16)");
