@@ -278,7 +278,7 @@ void write_plot(const std::string& dir, const std::string& png, const std::strin
      << "set output '" << png << "'\n"
      << "set title '" << title << "'\n"
      << "set xlabel '" << x_label << "'\nset ylabel '" << y_label << "'\n"
-     << "set grid\nset key top left box opaque\nset yrange [0:*]\nset datafile missing 'NaN'\n";
+     << "set grid\nset key below\nset yrange [0:*]\nset datafile missing 'NaN'\n";
   if (log_x) gp << "set logscale x 10\nset format x '10^{%L}'\n";
   gp << extra;
   gp << "plot ";
@@ -432,20 +432,31 @@ void write_bench_report(const std::string& dir, bool quick) {
       throughput.push_back({"storage.dat", "1:3", "insert\\_many, durable (each batch awaited)", lines});
       throughput.push_back({"storage.dat", "1:5", "single insert, durable (group commit)", lines});
     }
+    // The x range of the size plots: the sizes measured, with a margin.
+    double smallest = INFINITY, largest = 0;
+    for (const Run& run : runs)
+      if ((run.sweep == "size" || run.sweep == "storage") && !run.result.empty()) {
+        smallest = std::min(smallest, number(run.result, "leaves"));
+        largest = std::max(largest, number(run.result, "leaves"));
+      }
+    const std::string size_range =
+        largest > 0 ? "set xrange [" + std::to_string(smallest / 1.6) + ":" + std::to_string(largest * 1.6) + "]\n" : "";
     write_plot(dir, "throughput_vs_size.png", terminal, "Insertion throughput against tree size (N=4, BLAKE3, " +
-               std::to_string(cores) + " threads)", "leaves", "million leaves per second", true, "", throughput);
+               std::to_string(cores) + " threads)", "leaves", "million leaves per second (log scale)", true,
+               size_range + "set logscale y 10\nset yrange [*:*]\n", throughput);
     write_plot(dir, "proof_latency_vs_size.png", terminal, "Proof latency against tree size (N=4, BLAKE3)", "leaves",
-               "nanoseconds", true, "",
+               "nanoseconds", true, size_range,
                {{"size.dat", "1:5", "inclusion proof (from a snapshot)", lines},
                 {"size.dat", "1:6", "verify", lines},
                 {"size.dat", "1:7", "snapshot", lines}});
     write_plot(dir, "throughput_vs_arity.png", terminal,
                "Throughput against arity (" + leaves_text(at_1m) + " leaves, " + std::to_string(cores) + " threads)",
                "arity N", "million leaves per second", true,
-               "unset format x\nset logscale x 2\nset xtics (2, 4, 8, 16)\nset xrange [1.7:19]\n",
+               "unset format x\nset logscale x 2\nset xtics (2, 4, 8, 16)\nset xrange [1.7:19]\n"
+               "set y2label 'single inserts, million per second'\nset y2tics\nset y2range [0:*]\nset ytics nomirror\n",
                {{"arity.dat", "1:2", "insert\\_many", lines},
                 {"arity.dat", "1:3", "hashing limit", "lines dt 2 lw 2"},
-                {"arity.dat", "1:4", "single insert", lines}});
+                {"arity.dat", "1:4 axes x1y2", "single insert (right axis)", lines}});
     std::vector<Series> scaling = {{"threads.dat", "1:2", "insert\\_many", lines},
                                    {"threads.dat", "1:3", "hashing limit", "lines dt 2 lw 2"}};
     if (const Run* one = find("threads", [](const json& r) { return r["threads"] == 1; }))
