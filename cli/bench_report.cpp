@@ -592,6 +592,7 @@ void write_bench_report(const std::string& dir, bool quick) {
   summary << md.str();
   if (!summary) io_failure("cannot write " + (fs::path(dir) / "summary.md").string());
 
+  if (std::error_code size_ec; fs::file_size(log, size_ec) == 0 && !size_ec) fs::remove(log, size_ec);  // nothing logged
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - report_start).count();
   std::fprintf(stderr, "bench report: %zu runs in %.0f s; wrote results.csv, %zu plots and summary.md to %s\n",
                runs.size(), total, plots.size(), dir.c_str());
