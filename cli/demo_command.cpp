@@ -171,7 +171,7 @@ class Progress {
     }
   }
   void finish() {
-    if (tty_) std::fprintf(stderr, "\r%*s\r", 100, "");
+    if (tty_) std::fprintf(stderr, "\r%*s\r", 120, "");
   }
 
  private:
