@@ -311,7 +311,10 @@ int run_demo(const DemoOptions& options) {
     row("last log flush (fdatasync)", duration_text(wait_seconds));
     row("durable load", duration_text(load_seconds) + " = " + rate(f.load_leaves_per_sec, "leaves") +
                             " (leaf generation, " + duration_text(generate_seconds) + ", excluded)");
-    row("write-ahead log", bytes_text(db->info().log_bytes));
+    const std::uint64_t log_bytes = db->info().log_bytes;
+    row("write-ahead log", bytes_text(log_bytes) + " written at " +
+                               format("%.0f MiB/s", log_bytes / load_seconds / (1 << 20)) +
+                               " (a durable bulk load is bound by the disk)");
     row("root", to_hex(last_root));
   }
   checks.expect(db->size() == L, "the database holds all " + grouped(L) + " leaves");
