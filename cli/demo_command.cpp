@@ -313,8 +313,7 @@ int run_demo(const DemoOptions& options) {
                             " (leaf generation, " + duration_text(generate_seconds) + ", excluded)");
     const std::uint64_t log_bytes = db->info().log_bytes;
     row("write-ahead log", bytes_text(log_bytes) + " written at " +
-                               format("%.0f MiB/s", log_bytes / load_seconds / (1 << 20)) +
-                               " (a durable bulk load is bound by the disk)");
+                               format("%.0f MiB/s", log_bytes / load_seconds / (1 << 20)));
     row("root", to_hex(last_root));
   }
   checks.expect(db->size() == L, "the database holds all " + grouped(L) + " leaves");
