@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# End-to-end tests of the rotortree command line (SPEC §3): reference roots,
+# proof round trips (JSON and binary), tampering (exit 1), malformed input
+# (exit 2, a message on stderr, nothing on stdout), usage errors and --help.
+#
+# Usage: tests/cli/cli_test.sh ROTORTREE_BINARY REFERENCE_ROOTS_FILE
+# Needs python3 (to generate leaves and edit proofs). Exit: 0 all passed,
+# 1 a failure, 77 skipped (no python3). A missing fixture skips only the
+# reference-root checks.
+set -uo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 ROTORTREE_BINARY REFERENCE_ROOTS_FILE" >&2
+  exit 2
+fi
+BIN="$1"
+FIXTURE="$2"
+command -v python3 >/dev/null 2>&1 || { echo "cli_test: SKIPPED: python3 not found" >&2; exit 77; }
+# The interpreter itself: version-manager shims (pyenv) cost ~0.4 s per call.
+PYTHON="$(python3 -c 'import sys; print(sys.executable)')"
+[[ -x "$BIN" ]] || { echo "cli_test: not executable: $BIN" >&2; exit 1; }
+if [[ ! -r "$FIXTURE" ]]; then
+  # As the other reference tests: without the shared fixture, skip only its checks.
+  echo "cli_test: fixture not found, reference roots not checked: $FIXTURE" >&2
+  FIXTURE=/dev/null
+fi
+
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+OUT="$WORK/stdout" ERR="$WORK/stderr"
+passed=0 failed=0
+
+pass() { passed=$((passed + 1)); }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL: $1" >&2
+  [[ -s "$OUT" ]] && { echo "  stdout: $(head -c 300 "$OUT")" >&2; }
+  [[ -s "$ERR" ]] && { echo "  stderr: $(head -c 300 "$ERR")" >&2; }
+}
+
+# run ARGS...: run the tool, keep stdout/stderr in $OUT/$ERR and the status in $RC.
+run() { "$BIN" "$@" >"$OUT" 2>"$ERR"; RC=$?; }
+
+# expect_exit CODE NAME ARGS...: exit CODE; for 2 also a message and no result.
+expect_exit() {
+  local code="$1" name="$2"
+  shift 2
+  run "$@"
+  if [[ $RC -ne $code ]]; then
+    fail "$name: exit $RC, expected $code"
+  elif [[ $code -eq 2 && ( ! -s "$ERR" || -s "$OUT" ) ]]; then
+    fail "$name: an error must print a message on stderr and nothing on stdout"
+  else
+    pass
+  fi
+}
+
+# expect_output NAME EXPECTED ARGS...: exit 0 and stdout exactly EXPECTED (plus newline).
+expect_output() {
+  local name="$1" expected="$2"
+  shift 2
+  run "$@"
+  if [[ $RC -ne 0 ]]; then
+    fail "$name: exit $RC, expected 0"
+  elif [[ "$(cat "$OUT")" != "$expected" ]]; then
+    fail "$name: stdout differs from '$expected'"
+  else
+    pass
+  fi
+}
+
+# expect_invalid NAME ARGS...: exit 1 and stdout "invalid: REASON".
+expect_invalid() {
+  local name="$1"
+  shift
+  run "$@"
+  if [[ $RC -ne 1 ]]; then
+    fail "$name: exit $RC, expected 1"
+  elif ! grep -q '^invalid: .' "$OUT"; then
+    fail "$name: stdout is not 'invalid: REASON'"
+  else
+    pass
+  fi
+}
+
+# edit_json IN OUT PYTHON: apply a Python statement to the proof `p` (a dict).
+edit_json() {
+  "$PYTHON" - "$1" "$2" "$3" <<'EOF'
+import json, sys
+p = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+open(sys.argv[2], "w").write(json.dumps(p, separators=(",", ":")))
+EOF
+}
+
+# flip_hex IN OUT FIELD_PATH: change one hex digit of a hash in the proof.
+flip_hex() {
+  edit_json "$1" "$2" "
+import functools
+path = $3
+obj = functools.reduce(lambda o, k: o[k], path[:-1], p)
+h = obj[path[-1]]
+i = 17 % len(h)
+obj[path[-1]] = h[:i] + ('0' if h[i] != '0' else '1') + h[i + 1:]"
+}
+
+# --- leaves: leaf i = SHA-256("rotortree" || u64 little-endian i) ------------------
+LEAVES="$WORK/leaves.bin"
+"$PYTHON" -c '
+import hashlib, struct, sys
+sys.stdout.buffer.write(b"".join(hashlib.sha256(b"rotortree" + struct.pack("<Q", i)).digest() for i in range(1000)))
+' >"$LEAVES"
+
+# --- version and help -------------------------------------------------------------
+run --version
+if [[ $RC -eq 0 && "$(cat "$OUT")" =~ ^rotortree\ [0-9]+\.[0-9]+\.[0-9]+$ ]]; then pass; else fail "--version"; fi
+run --help
+if [[ $RC -eq 0 && -s "$OUT" ]]; then pass; else fail "--help"; fi
+# Every subcommand the tool lists, plus the ones SPEC §3 requires.
+commands="$(awk '/^Subcommands:/ {on = 1; next} on && NF {print $1}' "$OUT")"
+for command in root prove verify consistency verify-consistency; do
+  grep -qx "$command" <<<"$commands" || fail "subcommand '$command' is not listed by --help"
+done
+for command in $commands; do
+  run "$command" --help
+  if [[ $RC -eq 0 && -s "$OUT" ]]; then pass; else fail "$command --help"; fi
+done
+expect_exit 2 "no subcommand"
+expect_exit 2 "unknown option" root --leaves "$LEAVES" --no-such-option
+
+# --- reference roots (one call per scheme and arity, every listed size) ------------
+while read -r scheme arity; do
+  sizes="$(awk -v s="$scheme" -v a="$arity" '$1 == s && $2 == a {print $3}' "$FIXTURE" | paste -sd, -)"
+  expected="$(awk -v s="$scheme" -v a="$arity" '$1 == s && $2 == a {print $3 " " $4}' "$FIXTURE")"
+  expect_output "reference roots $scheme arity $arity" "$expected" \
+    root --leaves "$LEAVES" --arity "$arity" --node-hash "$scheme" --at "$sizes"
+done < <(grep -v '^#' "$FIXTURE" | awk 'NF >= 4 {print $1, $2}' | sort -u)
+
+# Defaults: arity 4, blake3, lean-imt, all leaves; standard input as the leaf file.
+full_root="$(awk '$1 == "lean-imt" && $2 == 4 && $3 == 1000 {print $4}' "$FIXTURE")"
+if [[ -n "$full_root" ]]; then
+  expect_output "root with defaults" "1000 $full_root" root --leaves "$LEAVES"
+  run root --leaves - <"$LEAVES"
+  if [[ $RC -eq 0 && "$(cat "$OUT")" == "1000 $full_root" ]]; then pass; else fail "root --leaves - (stdin)"; fi
+fi
+
+# --- leaf files and options ---------------------------------------------------------
+head -c 33 "$LEAVES" >"$WORK/33.bin"
+expect_exit 2 "33-byte leaf file" root --leaves "$WORK/33.bin"
+grep -q "33" "$ERR" || fail "33-byte leaf file: the message does not give the length"
+: >"$WORK/empty.bin"
+expect_exit 2 "empty leaf file has no root" root --leaves "$WORK/empty.bin"
+expect_exit 2 "missing leaf file" root --leaves "$WORK/does-not-exist.bin"
+expect_exit 2 "--arity 5" root --leaves "$LEAVES" --arity 5
+expect_exit 2 "--arity 1" root --leaves "$LEAVES" --arity 1
+expect_exit 2 "--arity abc" root --leaves "$LEAVES" --arity abc
+expect_exit 2 "--hash md5" root --leaves "$LEAVES" --hash md5
+expect_exit 2 "--node-hash foo" root --leaves "$LEAVES" --node-hash foo
+expect_exit 2 "--at 0" root --leaves "$LEAVES" --at 0
+expect_exit 2 "--at past the end" root --leaves "$LEAVES" --at 5,1001
+expect_exit 2 "--at negative" root --leaves "$LEAVES" --at -1
+expect_exit 2 "neither --leaves nor --db" root
+expect_exit 2 "both --leaves and --db" root --leaves "$LEAVES" --db "$WORK"
+expect_exit 2 "prove: index past the end" prove --leaves "$LEAVES" --index 1000
+expect_exit 2 "prove: index past --size" prove --leaves "$LEAVES" --index 17 --size 17
+expect_exit 2 "prove: --size past the end" prove --leaves "$LEAVES" --index 0 --size 1001
+expect_exit 2 "prove: --index missing" prove --leaves "$LEAVES"
+expect_exit 2 "consistency: --old-size 0" consistency --leaves "$LEAVES" --old-size 0
+expect_exit 2 "consistency: --old-size past --size" consistency --leaves "$LEAVES" --old-size 18 --size 17
+
+# --- inclusion proofs: round trips ---------------------------------------------------
+for params in "--arity 2" "--arity 3" "--arity 4" "--arity 8" "--arity 16" \
+              "--arity 4 --hash sha256" "--arity 3 --node-hash tagged" "--arity 16 --hash sha256 --node-hash tagged"; do
+  for case in "0 1" "5 17" "16 17" "999 1000" "123 1000" "64 65"; do
+    read -r index size <<<"$case"
+    # shellcheck disable=SC2086  # $params is a list of options
+    run prove --leaves "$LEAVES" $params --index "$index" --size "$size"
+    if [[ $RC -ne 0 || $(wc -l <"$OUT") -ne 1 ]]; then fail "prove $params $case: one JSON line"; continue; fi
+    cp "$OUT" "$WORK/proof.json"
+    # shellcheck disable=SC2086
+    root_line="$("$BIN" root --leaves "$LEAVES" $params --at "$size")"
+    expect_output "verify $params $case" "valid" verify "$WORK/proof.json" --root "${root_line#* }" --size "$size"
+    # shellcheck disable=SC2086
+    "$BIN" prove --leaves "$LEAVES" $params --index "$index" --size "$size" --binary --out "$WORK/proof.bin"
+    expect_output "verify binary $params $case" "valid" verify "$WORK/proof.bin" --root "${root_line#* }"
+  done
+done
+
+# The proof for the tests below: leaf 5 of 17, arity 4 (3 levels, 7 siblings).
+"$BIN" prove --leaves "$LEAVES" --index 5 --size 17 >"$WORK/p.json"
+"$BIN" prove --leaves "$LEAVES" --index 5 --size 17 --binary >"$WORK/p.bin"
+p_root="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["root"])' "$WORK/p.json")"
+expect_output "verify from standard input" "valid" verify - <"$WORK/p.json"
+expect_output "verify binary from standard input" "valid" verify - <"$WORK/p.bin"
+expect_output "verify --arity matching" "valid" verify "$WORK/p.json" --arity 4 --hash blake3 --node-hash lean-imt
+
+# --- inclusion proofs: tampering and wrong expectations (exit 1) ---------------------
+for field in '["root"]' '["leaf"]' '["levels", 0, "siblings", 0]' '["levels", 0, "siblings", 2]' \
+             '["levels", 1, "siblings", 1]' '["levels", 2, "siblings", 0]'; do
+  flip_hex "$WORK/p.json" "$WORK/t.json" "$field"
+  expect_invalid "tampered $field" verify "$WORK/t.json"
+done
+edit_json "$WORK/p.json" "$WORK/t.json" 'p["leaf_index"] = 6'
+expect_invalid "tampered leaf_index" verify "$WORK/t.json"
+edit_json "$WORK/p.json" "$WORK/t.json" 'p["tree_size"] = 16'
+expect_invalid "tampered tree_size (level count)" verify "$WORK/t.json"
+edit_json "$WORK/p.json" "$WORK/t.json" 'p["levels"][0]["position"] = 2'
+expect_invalid "tampered position" verify "$WORK/t.json"
+edit_json "$WORK/p.json" "$WORK/t.json" 'p["levels"][0]["siblings"].pop()'
+expect_invalid "a sibling removed" verify "$WORK/t.json"
+edit_json "$WORK/p.json" "$WORK/t.json" 'p["hash"] = "sha256"'
+expect_invalid "tampered hash" verify "$WORK/t.json"
+edit_json "$WORK/p.json" "$WORK/t.json" 'p["node_hash"] = "tagged"'
+expect_invalid "tampered node_hash" verify "$WORK/t.json"
+"$PYTHON" -c '
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[len(b) - 40] ^= 1
+open(sys.argv[2], "wb").write(b)' "$WORK/p.bin" "$WORK/t.bin"
+expect_invalid "tampered binary sibling" verify "$WORK/t.bin"
+expect_invalid "wrong --root" verify "$WORK/p.json" --root "$(printf '0%.0s' {1..64})"
+expect_invalid "verify --arity mismatch" verify "$WORK/p.json" --arity 2
+grep -q "^invalid: proof is for arity 4, expected 2$" "$OUT" || fail "verify --arity mismatch: reason"
+expect_invalid "verify --hash mismatch" verify "$WORK/p.json" --hash sha256
+expect_invalid "verify --size mismatch" verify "$WORK/p.json" --size 18
+expect_output "verify --root right" "valid" verify "$WORK/p.json" --root "$p_root"
+
+# --- malformed input (exit 2, message, no result) -------------------------------------
+head -c 100 "$WORK/p.json" >"$WORK/m.json"
+expect_exit 2 "truncated JSON" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["root"] = "zz" + p["root"][2:]'
+expect_exit 2 "bad hex" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["leaf"] = p["leaf"][:-2]'
+expect_exit 2 "short hex" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["levels"][0]["position"] = 4'
+expect_exit 2 "position >= arity" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["levels"][0]["siblings"] = [p["root"]] * 20'
+expect_exit 2 "20 siblings" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["levels"] = [{"position": 0, "siblings": []}] * 65'
+expect_exit 2 "65 levels" verify "$WORK/m.json"
+for field in type arity hash node_hash root leaf leaf_index tree_size levels; do
+  edit_json "$WORK/p.json" "$WORK/m.json" "del p['$field']"
+  expect_exit 2 "missing field $field" verify "$WORK/m.json"
+done
+edit_json "$WORK/p.json" "$WORK/m.json" 'del p["levels"][1]["siblings"]'
+expect_exit 2 "missing siblings" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["leaf_index"] = -1'
+expect_exit 2 "negative integer" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["tree_size"] = 17.5'
+expect_exit 2 "fractional integer" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["tree_size"] = 2 ** 64'
+expect_exit 2 "integer past u64" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["leaf_index"] = "5"'
+expect_exit 2 "integer as a string" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["arity"] = 17'
+expect_exit 2 "arity 17" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["hash"] = "md5"'
+expect_exit 2 "unknown hash" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["type"] = "exclusion"'
+expect_exit 2 "unknown type" verify "$WORK/m.json"
+edit_json "$WORK/p.json" "$WORK/m.json" 'p["extra"] = 1'
+expect_exit 2 "unknown field" verify "$WORK/m.json"
+head -c 3000 /dev/urandom >"$WORK/garbage.bin"
+printf '\x00' | cat - "$WORK/garbage.bin" >"$WORK/garbage2.bin"  # never starts like JSON or the magic
+expect_exit 2 "binary garbage" verify "$WORK/garbage2.bin"
+expect_exit 2 "empty proof file" verify "$WORK/empty.bin"
+head -c 200 "$WORK/p.bin" >"$WORK/m.bin"
+expect_exit 2 "truncated binary" verify "$WORK/m.bin"
+cat "$WORK/p.bin" "$WORK/p.bin" >"$WORK/m.bin"
+expect_exit 2 "binary with trailing bytes" verify "$WORK/m.bin"
+"$PYTHON" -c '
+import sys
+b = bytearray(open(sys.argv[1], "rb").read()); b[4] = 9
+open(sys.argv[2], "wb").write(b)' "$WORK/p.bin" "$WORK/m.bin"
+expect_exit 2 "binary version 9" verify "$WORK/m.bin"
+expect_exit 2 "missing proof file" verify "$WORK/does-not-exist.json"
+expect_exit 2 "bad --root hex" verify "$WORK/p.json" --root xyz
+expect_exit 2 "verify --arity 5" verify "$WORK/p.json" --arity 5
+
+# --- consistency proofs ----------------------------------------------------------------
+for params in "--arity 2" "--arity 3" "--arity 4" "--arity 16 --node-hash tagged" "--arity 8 --hash sha256"; do
+  for case in "1 1" "5 17" "17 17" "16 17" "100 1000" "1 1000"; do
+    read -r old new <<<"$case"
+    # shellcheck disable=SC2086
+    run consistency --leaves "$LEAVES" $params --old-size "$old" --size "$new"
+    if [[ $RC -ne 0 || $(wc -l <"$OUT") -ne 1 ]]; then fail "consistency $params $case: one JSON line"; continue; fi
+    cp "$OUT" "$WORK/c.json"
+    # shellcheck disable=SC2086
+    old_root="$("$BIN" root --leaves "$LEAVES" $params --at "$old")"
+    expect_output "verify-consistency $params $case" "valid" \
+      verify-consistency "$WORK/c.json" --old-root "${old_root#* }" --old-size "$old" --new-size "$new"
+    # shellcheck disable=SC2086
+    "$BIN" consistency --leaves "$LEAVES" $params --old-size "$old" --size "$new" --binary >"$WORK/c.bin"
+    expect_output "verify-consistency binary $params $case" "valid" verify-consistency "$WORK/c.bin"
+  done
+done
+
+"$BIN" consistency --leaves "$LEAVES" --old-size 5 --size 17 >"$WORK/c.json"
+old_root="$("$BIN" root --leaves "$LEAVES" --at 5)"
+old_root="${old_root#* }"
+expect_output "consistency --old-root right" "$(cat "$WORK/c.json")" \
+  consistency --leaves "$LEAVES" --old-size 5 --size 17 --old-root "$old_root"
+expect_exit 2 "consistency --old-root wrong" \
+  consistency --leaves "$LEAVES" --old-size 5 --size 17 --old-root "$(printf '1%.0s' {1..64})"
+for field in '["old_root"]' '["new_root"]' '["leaf"]' '["levels", 0, "siblings", 0]' \
+             '["levels", 0, "siblings", 2]' '["levels", 1, "siblings", 0]' '["levels", 2, "siblings", 0]'; do
+  flip_hex "$WORK/c.json" "$WORK/t.json" "$field"
+  expect_invalid "consistency tampered $field" verify-consistency "$WORK/t.json"
+done
+edit_json "$WORK/c.json" "$WORK/t.json" 'p["old_size"] = 6'
+expect_invalid "consistency tampered old_size" verify-consistency "$WORK/t.json"
+edit_json "$WORK/c.json" "$WORK/t.json" 'p["old_size"] = 18'
+expect_invalid "consistency old_size > new_size" verify-consistency "$WORK/t.json"
+expect_invalid "verify-consistency wrong --old-root" verify-consistency "$WORK/c.json" --old-root "$(printf 'a%.0s' {1..64})"
+expect_invalid "verify-consistency --new-size mismatch" verify-consistency "$WORK/c.json" --new-size 18
+expect_invalid "verify-consistency --arity mismatch" verify-consistency "$WORK/c.json" --arity 8
+expect_output "verify-consistency from standard input" "valid" verify-consistency - <"$WORK/c.json"
+edit_json "$WORK/c.json" "$WORK/m.json" 'del p["new_root"]'
+expect_exit 2 "consistency missing new_root" verify-consistency "$WORK/m.json"
+edit_json "$WORK/c.json" "$WORK/m.json" 'p["levels"][0]["position"] = 7'
+expect_exit 2 "consistency position >= arity" verify-consistency "$WORK/m.json"
+expect_exit 2 "verify given a consistency proof" verify "$WORK/c.json"
+expect_exit 2 "verify-consistency given an inclusion proof" verify-consistency "$WORK/p.json"
+expect_exit 2 "verify-consistency binary garbage" verify-consistency "$WORK/garbage2.bin"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
