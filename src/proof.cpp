@@ -117,6 +117,14 @@ Verdict verify(const InclusionProof& proof, const Node& trusted_root) {
   return verdict;
 }
 
+Verdict verify(const InclusionProof& proof, const Node& trusted_root, std::uint64_t trusted_size) {
+  Verdict verdict = verify(proof, trusted_root);
+  if (verdict && proof.tree_size != trusted_size)
+    return Verdict::fail("the proof's tree size " + std::to_string(proof.tree_size) +
+                         " is not the trusted size " + std::to_string(trusted_size));
+  return verdict;
+}
+
 Verdict verify(const ConsistencyProof& proof) {
   check_well_formed(proof);
   if (proof.old_size == 0) return Verdict::fail("old size must be at least 1");
@@ -145,6 +153,14 @@ Verdict verify(const ConsistencyProof& proof, const Node& trusted_old_root) {
   Verdict verdict = verify(proof);
   if (verdict && proof.old_root != trusted_old_root)
     return Verdict::fail("old_root is not the trusted old root");
+  return verdict;
+}
+
+Verdict verify(const ConsistencyProof& proof, const Node& trusted_old_root, std::uint64_t trusted_old_size) {
+  Verdict verdict = verify(proof, trusted_old_root);
+  if (verdict && proof.old_size != trusted_old_size)
+    return Verdict::fail("old_size " + std::to_string(proof.old_size) + " is not the trusted old size " +
+                         std::to_string(trusted_old_size));
   return verdict;
 }
 

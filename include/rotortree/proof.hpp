@@ -86,11 +86,20 @@ void check_well_formed(const ConsistencyProof& proof);
 Verdict verify(const InclusionProof& proof);
 /// As verify(proof), and the root must also equal the trusted one.
 Verdict verify(const InclusionProof& proof, const Node& trusted_root);
+/// As verify(proof, trusted_root), and tree_size must equal the trusted size.
+/// A Lean IMT root does not bind its size (leaves and inner nodes share one
+/// hash domain), and a path only constrains the sizes that give it the same
+/// shape: take the size from the same trusted source as the root.
+Verdict verify(const InclusionProof& proof, const Node& trusted_root, std::uint64_t trusted_size);
 
 /// Recompute both roots from the proof alone.
 Verdict verify(const ConsistencyProof& proof);
 /// As verify(proof), and old_root must equal the trusted old root.
 Verdict verify(const ConsistencyProof& proof, const Node& trusted_old_root);
+/// As verify(proof, trusted_old_root), and old_size must equal the trusted
+/// old size. new_size is bound only as far as the path's shape: a client that
+/// accepts the new root must take new_size from the same source as new_root.
+Verdict verify(const ConsistencyProof& proof, const Node& trusted_old_root, std::uint64_t trusted_old_size);
 
 /// Turn an inclusion proof for the old tree into one for the new tree, using
 /// only the consistency proof. Throws Error(parameter_mismatch) if the proofs
