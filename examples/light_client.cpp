@@ -78,7 +78,7 @@ class Client {
   /// Accept an inclusion proof of one of our leaves, at the trusted state.
   bool keep(const Bytes& wire, const Node& expected_leaf) {
     const InclusionProof proof = inclusion_from_binary(wire);
-    if (proof.tree_size != size_ || proof.leaf != expected_leaf || !verify(proof, root_)) return false;
+    if (proof.leaf != expected_leaf || !verify(proof, root_, size_)) return false;
     held_.push_back(proof);
     return true;
   }
@@ -92,11 +92,11 @@ class Client {
     } catch (const Error&) {
       return false;  // malformed
     }
-    if (proof.old_size != size_ || !verify(proof, root_)) return false;           // from what we trust ...
+    if (!verify(proof, root_, size_)) return false;                                 // from what we trust ...
     if (proof.new_size != header.size || proof.new_root != header.root) return false;  // ... to this header
     for (InclusionProof& held : held_) {
       held = update_inclusion_proof(held, proof);
-      check(verify(held, proof.new_root).valid && held.tree_size == header.size,
+      check(verify(held, proof.new_root, header.size).valid,
             "updated proof of leaf " + std::to_string(held.leaf_index) + " at size " + std::to_string(header.size));
     }
     size_ = proof.new_size;
