@@ -122,10 +122,10 @@ class Snapshot {
     InclusionProof proof;
     proof.params = params();
     proof.root = edge_[depth_];
-    proof.leaf = node_unchecked(0, index, size_);
     proof.leaf_index = index;
     proof.tree_size = size_;
-    fill_path(index, proof.path);
+    fill_path(index, proof.path);  // first: it prefetches every level, the leaf's group too
+    proof.leaf = node_unchecked(0, index, size_);
     return proof;
   }
 
@@ -215,9 +215,14 @@ class Snapshot {
       const unsigned position = static_cast<unsigned>(index - start);
       // The group minus the path's node, in two block copies ...
       std::memcpy(out, groups[l], position * sizeof(Node));
-      std::memcpy(out + position, groups[l] + position + 1, (k - 1 - position) * sizeof(Node));
-      // ... and the level's last node, which only the snapshot holds reliably.
-      if (start + k == length && position + 1 != k) out[k - 2] = edge_[l];
+      // ... but never the level's last node from the shared store: the live
+      // tree may be rewriting it right now (reading it would be a data race
+      // even if the value were then discarded); only the snapshot's copy is
+      // reliable.
+      const bool group_holds_edge = start + k == length && position + 1 != k;
+      std::memcpy(out + position, groups[l] + position + 1,
+                  (k - 1 - position - group_holds_edge) * sizeof(Node));
+      if (group_holds_edge) out[k - 2] = edge_[l];
       out += k - 1;
       path.levels[l] = {static_cast<std::uint8_t>(position), static_cast<std::uint8_t>(k - 1)};
       index /= N;
@@ -432,9 +437,14 @@ class LeanIMT {
                              std::uint64_t begin, std::uint64_t end) {
     while (begin < end) {
       const std::uint64_t run_end = std::min(end, (begin / kGroupsPerChunk + 1) * kGroupsPerChunk);
-      const Node* source = leaves.data() + (begin * N - old_size);
-      hash_full_groups<H>(node_hash_, N, source, run_end - begin, store_->writable(1, begin));
-      detail::stream_copy(store_->writable(0, begin * N), source, (run_end - begin) * N);
+      // Sixteen groups at a time (one AVX-512 kernel call): their leaves
+      // stream to memory while the next sixteen are hashed.
+      for (std::uint64_t step = begin; step < run_end; step += 16) {
+        const std::uint64_t n = std::min<std::uint64_t>(16, run_end - step);
+        const Node* source = leaves.data() + (step * N - old_size);
+        hash_full_groups<H>(node_hash_, N, source, n, store_->writable(1, step));
+        detail::stream_copy(store_->writable(0, step * N), source, n * N);
+      }
       begin = run_end;
     }
   }
