@@ -1,0 +1,270 @@
+// ConcurrentLeanIMT with several writers (nested parallelism: writers in a
+// oneTBB parallel_for, each insert_many hashing in parallel inside) and
+// readers taking snapshots and verifying proofs while the tree grows.
+// Short on purpose: these also run under ThreadSanitizer.
+#include <gtest/gtest.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rotortree/concurrent.hpp"
+#include "support.hpp"
+
+#if defined(__SANITIZE_THREAD__)
+#define ROTORTREE_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ROTORTREE_TEST_TSAN 1
+#endif
+#endif
+#ifdef ROTORTREE_TEST_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace rotortree::test {
+namespace {
+
+/// ThreadSanitizer does not see the synchronisation inside libtbb (not built
+/// with -fsanitize=thread). These declare what tbb::parallel_for guarantees:
+/// the caller's work before it happens before each body, each body happens
+/// before it returns. Bodies get no edge between each other.
+struct ParallelForEdges {
+  char to_bodies, to_caller;
+#ifdef ROTORTREE_TEST_TSAN
+  void before() { __tsan_release(&to_bodies); }
+  void body_begins() { __tsan_acquire(&to_bodies); }
+  void body_ends() { __tsan_release(&to_caller); }
+  void after() { __tsan_acquire(&to_caller); }
+#else
+  void before() {}
+  void body_begins() {}
+  void body_ends() {}
+  void after() {}
+#endif
+};
+
+using Tree = ConcurrentLeanIMT<Blake3, 4>;
+
+/// A leaf that names its writer and its place in that writer's sequence.
+Node tagged_leaf(std::uint32_t writer, std::uint32_t sequence) {
+  Node leaf = random_leaves(1, (std::uint64_t{writer} << 32) | sequence)[0];
+  std::memcpy(leaf.data(), &writer, 4);
+  std::memcpy(leaf.data() + 4, &sequence, 4);
+  return leaf;
+}
+std::uint32_t writer_of(const Node& leaf) {
+  std::uint32_t w;
+  std::memcpy(&w, leaf.data(), 4);
+  return w;
+}
+std::uint32_t sequence_of(const Node& leaf) {
+  std::uint32_t s;
+  std::memcpy(&s, leaf.data() + 4, 4);
+  return s;
+}
+
+TreeOptions nested_parallel_options() {
+  TreeOptions options;
+  options.threads = 0;              // every hardware thread
+  options.parallel_threshold = 64;  // batches of a few hundred leaves hash in parallel
+  return options;
+}
+
+/// One insertion call of a writer: its leaves and the root it returned.
+struct Call {
+  std::uint32_t writer;
+  std::uint32_t first_sequence;
+  std::uint32_t count;
+  Node returned_root;
+};
+
+/// The tree's leaves, read back through a snapshot.
+std::vector<Node> leaves_of(const Tree::snapshot_type& snapshot) {
+  std::vector<Node> leaves;
+  for (std::uint64_t i = 0; i < snapshot.size(); ++i) leaves.push_back(snapshot.node(0, i));
+  return leaves;
+}
+
+TEST(ConcurrentTree, WritersInAParallelForGiveTheModelTreeOfTheOrderApplied) {
+  constexpr std::uint32_t kWriters = 4;
+  constexpr int kCallsPerWriter = 12;
+  Tree tree(nested_parallel_options());
+  std::vector<std::vector<Call>> calls(kWriters);
+
+  ParallelForEdges edges;
+  edges.before();
+  tbb::parallel_for(
+      tbb::blocked_range<std::uint32_t>(0, kWriters, 1),
+      [&](const tbb::blocked_range<std::uint32_t>& range) {
+        edges.body_begins();
+        for (std::uint32_t w = range.begin(); w != range.end(); ++w) {
+          std::mt19937 random(w);
+          std::uint32_t sequence = 0;
+          for (int c = 0; c < kCallsPerWriter; ++c) {
+            // Every third call a single insert, the others batches of 1..400 leaves.
+            const std::uint32_t count = c % 3 == 2 ? 1 : 1 + random() % 400;
+            std::vector<Node> batch;
+            for (std::uint32_t i = 0; i < count; ++i) batch.push_back(tagged_leaf(w, sequence + i));
+            const Node root = count == 1 && c % 3 == 2 ? tree.insert(batch[0]) : tree.insert_many(batch);
+            calls[w].push_back({w, sequence, count, root});
+            sequence += count;
+          }
+        }
+        edges.body_ends();
+      },
+      tbb::simple_partitioner());
+  edges.after();
+
+  const auto snapshot = tree.snapshot();
+  const std::vector<Node> leaves = leaves_of(snapshot);
+  std::uint64_t expected_total = 0;
+  for (const auto& writer_calls : calls)
+    for (const Call& call : writer_calls) expected_total += call.count;
+  ASSERT_EQ(leaves.size(), expected_total);
+
+  // Where every leaf landed; each writer's leaves in its own order.
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> position;
+  std::vector<std::int64_t> last_sequence(kWriters, -1);
+  for (std::uint64_t i = 0; i < leaves.size(); ++i) {
+    const std::uint32_t w = writer_of(leaves[i]), s = sequence_of(leaves[i]);
+    ASSERT_LT(w, kWriters) << "leaf " << i << " was never inserted";
+    ASSERT_EQ(leaves[i], tagged_leaf(w, s)) << "leaf " << i << " was altered";
+    ASSERT_EQ(static_cast<std::int64_t>(s), last_sequence[w] + 1) << "writer " << w << " out of order";
+    last_sequence[w] = s;
+    position[{w, s}] = i;
+  }
+
+  const NaiveModel model(4, HashId::blake3, NodeHash::lean_imt);
+  EXPECT_EQ(snapshot.root(), model.root(leaves));
+  EXPECT_EQ(tree.root(), model.root(leaves));
+  EXPECT_EQ(tree.size(), leaves.size());
+  for (const auto& writer_calls : calls)
+    for (const Call& call : writer_calls) {
+      // A batch is applied whole: its leaves are contiguous...
+      const std::uint64_t first = position.at({call.writer, call.first_sequence});
+      for (std::uint32_t i = 1; i < call.count; ++i)
+        ASSERT_EQ(position.at({call.writer, call.first_sequence + i}), first + i)
+            << "batch of writer " << call.writer << " was interleaved";
+      // ...and the root it returned is the model's root right after it.
+      ASSERT_EQ(call.returned_root, model.root(std::span(leaves.data(), first + call.count)))
+          << "writer " << call.writer << ", call at sequence " << call.first_sequence;
+    }
+}
+
+TEST(ConcurrentTree, ReadersVerifyProofsOfSnapshotsWhileWritersInsert) {
+  constexpr int kWriters = 2, kReaders = 3, kCallsPerWriter = 60;
+  Tree tree(nested_parallel_options());
+  std::atomic<int> writers_done{0};
+  std::atomic<std::uint64_t> proofs_checked{0};
+  std::mutex failures_mutex;
+  std::vector<std::string> failures;
+  auto fail = [&](std::string what) {
+    std::lock_guard lock(failures_mutex);
+    if (failures.size() < 20) failures.push_back(std::move(what));
+  };
+  // (size, root) pairs readers saw, checked against the model at the end.
+  std::mutex seen_mutex;
+  std::vector<std::pair<std::uint64_t, Node>> seen;
+
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w)
+    threads.emplace_back([&, w] {
+      std::mt19937 random(100 + w);
+      std::uint32_t sequence = 0;
+      for (int c = 0; c < kCallsPerWriter; ++c) {
+        const std::uint32_t count = c % 4 == 3 ? 1 : 1 + random() % 150;
+        std::vector<Node> batch;
+        for (std::uint32_t i = 0; i < count; ++i) batch.push_back(tagged_leaf(w, sequence + i));
+        if (count == 1)
+          tree.insert(batch[0]);
+        else
+          tree.insert_many(batch);
+        sequence += count;
+      }
+      writers_done.fetch_add(1);
+    });
+  for (int r = 0; r < kReaders; ++r)
+    threads.emplace_back([&, r] {
+      std::mt19937_64 random(200 + r);
+      std::uint64_t last_size = 0;
+      std::optional<Tree::snapshot_type> held;  // an early snapshot, re-checked at the end
+      std::optional<Node> held_root;
+      std::vector<InclusionProof> held_proofs;
+      int rounds = 0;
+      while (writers_done.load() < kWriters || rounds < 2) {
+        ++rounds;
+        const auto snapshot = tree.snapshot();
+        if (snapshot.size() < last_size) fail("snapshot size went backwards");
+        last_size = snapshot.size();
+        if (snapshot.size() == 0) continue;
+        const Node root = *snapshot.root();
+        for (int i = 0; i < 4; ++i) {
+          const InclusionProof proof = snapshot.prove(random() % snapshot.size());
+          if (!verify(proof, root)) fail("a proof of a snapshot does not verify: " + verify(proof).reason);
+          proofs_checked.fetch_add(1);
+        }
+        if (snapshot.size() > 1) {
+          const std::uint64_t old_size = 1 + random() % (snapshot.size() - 1);
+          if (!verify(snapshot.consistency(old_size))) fail("a consistency proof does not verify");
+        }
+        if (!held && snapshot.size() >= 50) {
+          held = snapshot;
+          held_root = root;
+          for (std::uint64_t i = 0; i < 50; ++i) held_proofs.push_back(snapshot.prove(i));
+        }
+        if (rounds % 8 == 0) {
+          std::lock_guard lock(seen_mutex);
+          seen.emplace_back(snapshot.size(), root);
+        }
+      }
+      if (held) {
+        if (held->root() != held_root) fail("a held snapshot's root changed");
+        for (std::uint64_t i = 0; i < held_proofs.size(); ++i)
+          if (held->prove(i) != held_proofs[i]) fail("a held snapshot's proof changed");
+      }
+    });
+  for (auto& t : threads) t.join();
+
+  for (const auto& failure : failures) ADD_FAILURE() << failure;
+  EXPECT_GT(proofs_checked.load(), 0u);
+  const auto snapshot = tree.snapshot();
+  const std::vector<Node> leaves = leaves_of(snapshot);
+  const NaiveModel model(4, HashId::blake3, NodeHash::lean_imt);
+  EXPECT_EQ(snapshot.root(), model.root(leaves));
+  for (const auto& [size, root] : seen)
+    EXPECT_EQ(model.root(std::span(leaves.data(), size)), root) << "a reader saw size " << size;
+}
+
+TEST(ConcurrentTree, WithWriterPublishesWhatTheCallbackInserted) {
+  Tree tree(nested_parallel_options());
+  const std::vector<Node> leaves = random_leaves(300, 9);
+  tree.with_writer([&](Tree::tree_type& inner) {
+    inner.insert_many(std::span(leaves.data(), 200));
+    inner.insert(leaves[200]);
+  });
+  EXPECT_EQ(tree.size(), 201u);
+  const NaiveModel model(4, HashId::blake3, NodeHash::lean_imt);
+  EXPECT_EQ(tree.root(), model.root(std::span(leaves.data(), 201)));
+  // A failing callback still leaves a consistent, published tree.
+  EXPECT_ERRC(tree.with_writer([&](Tree::tree_type& inner) {
+    inner.insert_many(std::span(leaves.data() + 201, 99));
+    return inner.insert_many(std::span<const Node>());
+  }), Errc::empty_batch);
+  EXPECT_EQ(tree.size(), 300u);
+  EXPECT_EQ(tree.root(), model.root(leaves));
+  EXPECT_TRUE(verify(tree.prove(299), *model.root(leaves)));
+}
+
+}  // namespace
+}  // namespace rotortree::test
