@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "rotortree/db.hpp"
 #include "rotortree/rotortree.hpp"
 
@@ -61,20 +62,23 @@ class Progress {
   bool enabled_;
 };
 
-/// Pseudo-random prehashed leaves (splitmix64); never hashed by the tree.
+/// Pseudo-random prehashed leaves; never hashed by the tree.
 std::vector<Node> make_leaves(std::uint64_t count, std::uint64_t seed) {
   std::vector<Node> leaves(count);
-  std::uint64_t state = seed;
-  for (Node& leaf : leaves) {
-    for (int word = 0; word < 4; ++word) {
-      std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      z ^= z >> 31;
-      std::memcpy(leaf.data() + 8 * word, &z, 8);
-    }
-  }
+  for (std::uint64_t i = 0; i < count; ++i) leaves[i] = pseudo_random_leaf(seed, i);
   return leaves;
+}
+
+/// The fields every bench result starts with (SPEC §4).
+template <Hasher H, std::size_t N>
+nlohmann::ordered_json result_header(const BenchOptions& options, std::size_t threads) {
+  nlohmann::ordered_json result;
+  result["arity"] = N;
+  result["hash"] = std::string(H::name);
+  result["leaves"] = options.leaves;
+  result["batch"] = options.batch;
+  result["threads"] = threads;
+  return result;
 }
 
 /// How many groups of each size (2..N) inserting `leaves` in batches hashes.
@@ -251,12 +255,7 @@ nlohmann::ordered_json run(const BenchOptions& options) {
   }
 
   const double leaves_d = static_cast<double>(options.leaves);
-  nlohmann::ordered_json result;
-  result["arity"] = N;
-  result["hash"] = std::string(H::name);
-  result["leaves"] = options.leaves;
-  result["batch"] = options.batch;
-  result["threads"] = threads;
+  nlohmann::ordered_json result = result_header<H, N>(options, threads);
   result["insert_many_leaves_per_sec"] = leaves_d / insert_seconds;
   result["hash_limit_leaves_per_sec"] = leaves_d / limit_seconds;
   result["single_insert_per_sec"] = options.single_inserts / single_seconds;
@@ -404,12 +403,7 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
   }
 
   const double leaves_d = static_cast<double>(options.leaves);
-  nlohmann::ordered_json result;
-  result["arity"] = N;
-  result["hash"] = std::string(H::name);
-  result["leaves"] = options.leaves;
-  result["batch"] = options.batch;
-  result["threads"] = threads;
+  nlohmann::ordered_json result = result_header<H, N>(options, threads);
   result["memory_insert_many_leaves_per_sec"] = leaves_d / memory_batches;
   result["durable_insert_many_leaves_per_sec"] = leaves_d / durable_batches;
   result["durable_to_memory_batch_ratio"] = memory_batches / durable_batches;

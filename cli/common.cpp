@@ -225,4 +225,17 @@ void write_output(const std::string& path, std::string_view bytes) {
   if (!file) io_failure("cannot write " + display_name(path));
 }
 
+Node pseudo_random_leaf(std::uint64_t seed, std::uint64_t index) {
+  Node leaf;
+  std::uint64_t state = seed ^ (index * 4);
+  for (int word = 0; word < 4; ++word) {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    std::memcpy(leaf.data() + 8 * word, &z, 8);
+  }
+  return leaf;
+}
+
 }  // namespace rotortree::cli

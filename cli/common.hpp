@@ -29,6 +29,11 @@ std::uint64_t parse_u64(std::string_view text, std::string_view option);
 /// Parse a hash given to `option` as 64 hex digits. Throws Error(invalid_argument).
 Node parse_node(std::string_view text, std::string_view option);
 
+/// Leaf `index` of the pseudo-random stream `seed` (splitmix64): a stand-in for
+/// prehashed leaves in benchmarks and the demo, addressable so that a proof's
+/// leaf can be checked against what was inserted.
+Node pseudo_random_leaf(std::uint64_t seed, std::uint64_t index);
+
 /// `--arity N`, `--hash blake3|sha256`, `--node-hash lean-imt|tagged` (SPEC §3).
 class ParamOptions {
  public:

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "rotortree/codec.hpp"
 #include "rotortree/db.hpp"
 
@@ -122,20 +123,8 @@ class Checks {
 
 // --- Leaves ----------------------------------------------------------------------
 
-/// Leaf `i` of the demo: pseudo-random, prehashed (splitmix64 of the index).
-/// Addressable, so a proof's leaf can be checked against what was inserted.
-Node demo_leaf(std::uint64_t i) {
-  Node leaf;
-  std::uint64_t state = 0x5eed'0000'0000'0000ull ^ (i * 4);
-  for (int word = 0; word < 4; ++word) {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    std::memcpy(leaf.data() + 8 * word, &z, 8);
-  }
-  return leaf;
-}
+/// Leaf `i` of the demo (addressable: proofs are checked against it).
+Node demo_leaf(std::uint64_t i) { return pseudo_random_leaf(0x5eed'0000'0000'0000ull, i); }
 
 void fill_leaves(std::vector<Node>& buffer, std::uint64_t first, std::size_t count) {
   buffer.resize(count);
