@@ -10,6 +10,8 @@
 #  3. tsan     build-tsan/  ThreadSanitizer (clang when available), tests only; labels
 #                           `concurrent` and `db`. oneTBB is not built with TSan: see
 #                           tests/tsan.supp and tests/tsan-ignorelist.txt.
+#  4. fuzz     build-fuzz/  clang + libFuzzer: a short run of the log and checkpoint
+#                           parser fuzzer (label `fuzz`); skipped without clang.
 #
 # Prints one summary line, `test.sh: P passed, F failed, S skipped (...)`, and exits
 # non-zero if any build or test failed. Every stage runs even if an earlier one failed.
@@ -25,7 +27,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 jobs=${JOBS:-$(nproc)}
-stages=${STAGES:-release asan tsan}
+stages=${STAGES:-release asan tsan fuzz}
 rc_release=${RC_PARAMS_RELEASE:-max_success=100}
 rc_sanitize=${RC_PARAMS_SANITIZE:-max_success=15}
 
@@ -143,8 +145,21 @@ for stage in $stages; do
                   TSAN_OPTIONS="suppressions=$root/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1")
       run_stage tsan build-tsan
       ;;
+    fuzz)
+      if command -v clang++ >/dev/null 2>&1 && command -v clang >/dev/null 2>&1; then
+        use_compiler build-fuzz clang++
+        stage_env=(CC=clang CXX=clang++)
+        cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DROTORTREE_BUILD_BENCH=OFF -DROTORTREE_BUILD_EXAMPLES=OFF)
+        targets=(rotortree_fuzz_recovery)
+        ctest_args=(-L fuzz)
+        run_stage fuzz build-fuzz
+      else
+        echo "test.sh: stage fuzz skipped: no clang"
+        stage_notes+=("fuzz: skipped (no clang)")
+      fi
+      ;;
     *)
-      echo "test.sh: unknown stage '$stage' (expected release, asan, tsan)" >&2
+      echo "test.sh: unknown stage '$stage' (expected release, asan, tsan, fuzz)" >&2
       total_failed=$((total_failed + 1))
       ;;
   esac
