@@ -69,11 +69,14 @@ run_stage() {
   fi
   local target_args=()
   for target in "${targets[@]}"; do target_args+=(--target "$target"); done
-  if ! env "${stage_env[@]}" cmake --build "$dir" -j"$jobs" "${target_args[@]}"; then
-    echo "test.sh: stage $name: build FAILED"
-    total_failed=$((total_failed + 1))
-    stage_notes+=("$name: build failed")
-    return
+  # Keep going past a target that fails to build: the tests of everything else still run
+  # (those of the broken target fail as not found).
+  local keep_going=(-k)
+  grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja' "$dir/CMakeCache.txt" && keep_going=(-k 0)
+  local build_failed=0
+  if ! env "${stage_env[@]}" cmake --build "$dir" -j"$jobs" "${target_args[@]}" -- "${keep_going[@]}"; then
+    echo "test.sh: stage $name: build FAILED (running the tests that were built)"
+    build_failed=1
   fi
   local built=$SECONDS
   local junit="$root/$dir/test-results.xml"
@@ -90,10 +93,11 @@ run_stage() {
     failures=1  # ctest failed without a failing test (e.g. a test executable not found)
   fi
   local passed=$((tests - failures - skipped))
+  failures=$((failures + build_failed))  # a failed build counts as one failure
   total_passed=$((total_passed + passed))
   total_failed=$((total_failed + failures))
   total_skipped=$((total_skipped + skipped))
-  local note="$name: $passed passed, $failures failed, $skipped skipped; build $((built - start))s, tests $((SECONDS - built))s"
+  local note="$name: $passed passed, $failures failed, $skipped skipped; build $((built - start))s$([[ $build_failed == 1 ]] && echo ' (FAILED)'), tests $((SECONDS - built))s"
   stage_notes+=("$note")
   echo "test.sh: stage $note"
 }
