@@ -59,7 +59,7 @@ void rotortree_blake3_finish(const uint32_t cv_in[8], const uint8_t *message, si
     uint8_t flags = offset == 0 ? CHUNK_START : 0;
     if (remaining <= BLAKE3_BLOCK_LEN) {
       uint8_t block[BLAKE3_BLOCK_LEN] = {0};
-      memcpy(block, message + offset, remaining);
+      if (remaining > 0) memcpy(block, message + offset, remaining); /* an empty message may be NULL */
       blake3_compress_in_place(cv, block, (uint8_t)remaining, 0, flags | CHUNK_END | ROOT);
       break;
     }
