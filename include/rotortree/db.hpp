@@ -340,7 +340,8 @@ class RotorTree {
       checkpoint_chunks_[l] = full;
       mapped_chunks_[l] = full;
       store.reserve(l, length);
-      std::memcpy(store.writable(l, full * kChunkNodes), meta.tails[l].data(), meta.tails[l].size() * sizeof(Node));
+      if (!meta.tails[l].empty())
+        std::memcpy(store.writable(l, full * kChunkNodes), meta.tails[l].data(), meta.tails[l].size() * sizeof(Node));
     }
   }
 

@@ -235,7 +235,7 @@ class FaultFile final : public File {
     if (env_->crashed_) throw Error(Errc::io_error, "read " + path_ + ": process crashed");
     if (offset >= inode_->data.size()) return 0;
     const std::size_t n = std::min<std::size_t>(out.size(), inode_->data.size() - offset);
-    std::memcpy(out.data(), inode_->data.data() + offset, n);
+    if (n > 0) std::memcpy(out.data(), inode_->data.data() + offset, n);
     return n;
   }
   void sync() override {
@@ -260,7 +260,7 @@ class FaultFile final : public File {
     std::size_t n = data.size();
     if (fault == FaultInjectionEnv::Fault::short_write) n /= 2;
     if (inode_->data.size() < offset + n) inode_->data.resize(offset + n);
-    std::memcpy(inode_->data.data() + offset, data.data(), n);
+    if (n > 0) std::memcpy(inode_->data.data() + offset, data.data(), n);  // empty vectors may hold null
     if (fault == FaultInjectionEnv::Fault::short_write)
       throw Error(Errc::no_space, "write " + path_ + ": short write (injected ENOSPC)");
   }

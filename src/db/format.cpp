@@ -158,7 +158,7 @@ WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, c
     const std::size_t count = length / sizeof(Node);
     const std::size_t at = pending.size();
     pending.resize(at + count);
-    std::memcpy(pending.data() + at, f + kFrameHeaderBytes, length);
+    if (length > 0) std::memcpy(pending.data() + at, f + kFrameHeaderBytes, length);
     offset += total;
     ++seq;
     if ((flags & kFrameContinued) == 0) {
@@ -199,7 +199,7 @@ std::vector<std::uint8_t> encode_meta(const Meta& meta) {
   std::memcpy(p + 72, meta.root.data(), 32);
   std::size_t at = 104;
   for (const auto& t : meta.tails) {
-    std::memcpy(p + at, t.data(), t.size() * 32);
+    if (!t.empty()) std::memcpy(p + at, t.data(), t.size() * 32);
     at += t.size() * 32;
   }
   put32(p + at, crc32c(p, at));
@@ -234,7 +234,7 @@ Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file) {
     const std::uint64_t tail = length - full_chunks(length, arity) * chunk_nodes(arity);
     if (at + tail * 32 > body) corrupt(file, at, "metadata record truncated in the tail of level " + std::to_string(l));
     meta.tails.emplace_back(tail);
-    std::memcpy(meta.tails.back().data(), p + at, tail * 32);
+    if (tail > 0) std::memcpy(meta.tails.back().data(), p + at, tail * 32);
     at += tail * 32;
   }
   if (at != body) corrupt(file, at, "trailing bytes in the metadata record");
