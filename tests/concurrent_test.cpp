@@ -246,6 +246,32 @@ TEST(ConcurrentTree, ReadersVerifyProofsOfSnapshotsWhileWritersInsert) {
     EXPECT_EQ(model.root(std::span(leaves.data(), size)), root) << "a reader saw size " << size;
 }
 
+TEST(ConcurrentHashing, TheFirstHashesOfTheProcessComeFromManyThreadsAtOnce) {
+  // CTest runs every test in its own process, so these are the process's first
+  // BLAKE3 calls, as in a program whose first insert_many hashes in parallel:
+  // the run-time CPU feature detection must be safe to race (ThreadSanitizer
+  // checks it in the TSan build).
+  constexpr int kThreads = 4;
+  std::atomic<int> ready{0};
+  std::vector<Node> digests(kThreads);
+  std::vector<std::thread> threads;
+  const std::vector<std::uint8_t> group(128, 0x5a);  // two 64-byte blocks: the SIMD path too
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) {
+      }
+      if (t % 2 == 0)
+        Blake3::hash(group.data(), group.size(), digests[t].data());
+      else
+        Blake3::hash_many(group.data(), group.size(), group.size(), 1, digests[t].data());
+    });
+  for (auto& thread : threads) thread.join();
+  Node expected{};
+  Blake3::hash(group.data(), group.size(), expected.data());
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(digests[t], expected) << "thread " << t;
+}
+
 TEST(ConcurrentTree, WithWriterPublishesWhatTheCallbackInserted) {
   Tree tree(nested_parallel_options());
   const std::vector<Node> leaves = random_leaves(300, 9);
