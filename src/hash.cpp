@@ -57,6 +57,16 @@ void Blake3::hash_many(const std::uint8_t* data, std::size_t stride, std::size_t
 
 std::string_view Blake3::kernel() noexcept { return rotortree_blake3_kernel(); }
 
+namespace {
+// BLAKE3's dispatch detects the CPU on first use into a plain global: detect it
+// once while the library loads, before any thread can race on it.
+const bool kBlake3CpuDetected = [] {
+  std::uint8_t digest[32] = {};
+  rotortree_blake3_hash_small(digest, 0, digest);
+  return true;
+}();
+}  // namespace
+
 Blake3::PrefixState::PrefixState() noexcept { rotortree_blake3_initial_cv(cv); }
 
 void Blake3::absorb(PrefixState& state, const std::uint8_t* message, std::size_t blocks) noexcept {
