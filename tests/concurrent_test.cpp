@@ -163,7 +163,7 @@ TEST(ConcurrentTree, WritersInAParallelForGiveTheModelTreeOfTheOrderApplied) {
 }
 
 TEST(ConcurrentTree, ReadersVerifyProofsOfSnapshotsWhileWritersInsert) {
-  constexpr int kWriters = 2, kReaders = 3, kCallsPerWriter = 60;
+  constexpr int kWriters = 2, kReaders = 3, kCallsPerWriter = 250;
   Tree tree(nested_parallel_options());
   std::atomic<int> writers_done{0};
   std::atomic<std::uint64_t> proofs_checked{0};
