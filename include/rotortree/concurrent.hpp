@@ -3,7 +3,7 @@
 // Writers serialise on a mutex (each insert_many still hashes in parallel
 // inside); readers never take it. After every insertion the writer publishes
 // an immutable Snapshot; `snapshot()`, `root()` and `size()` copy the latest
-// one under a short spin lock, so a reader waits at most for a pointer copy,
+// one under a lock held only for a pointer copy, so a reader waits at most for that,
 // never for an insertion in progress.
 #pragma once
 
@@ -65,16 +65,21 @@ class ConcurrentLeanIMT {
 
  private:
   std::shared_ptr<const snapshot_type> latest() const {
-    return published_.load(std::memory_order_acquire);
+    std::lock_guard lock(published_mutex_);
+    return published_;
   }
   void publish() {
-    published_.store(std::make_shared<const snapshot_type>(tree_.snapshot()),
-                     std::memory_order_release);
+    auto next = std::make_shared<const snapshot_type>(tree_.snapshot());
+    std::lock_guard lock(published_mutex_);
+    published_.swap(next);  // the old state is released after the lock, in `next`
   }
 
   std::mutex writer_;
   tree_type tree_;
-  std::atomic<std::shared_ptr<const snapshot_type>> published_;
+  // Guarded by a lock held only to copy or swap the pointer (libstdc++ 12's
+  // atomic<shared_ptr> hides its lock from ThreadSanitizer).
+  mutable std::mutex published_mutex_;
+  std::shared_ptr<const snapshot_type> published_;
 };
 
 }  // namespace rotortree
