@@ -142,19 +142,8 @@ class Snapshot {
     proof.new_root = edge_[depth_];
     proof.leaf = node_unchecked(0, old_size - 1, size_);
     fill_path(old_size - 1, proof.path);
-    // The old root: the leaf folded with the siblings left of the path only.
-    Node current = proof.leaf;
-    std::size_t offset = 0;
-    Node group[N];
-    for (const ProofLevel& level : proof.path.levels) {
-      if (level.position > 0) {
-        std::copy_n(proof.path.siblings.begin() + offset, level.position, group);
-        group[level.position] = current;
-        hash_group<H>(node_hash_, group, level.position + 1u, current);
-      }
-      offset += level.sibling_count;
-    }
-    proof.old_root = current;
+    // The old root: the prefix tree's, folded from the same left siblings.
+    proof.old_root = *prefix(old_size).root();
     return proof;
   }
   /// As consistency(old_size), checking that the caller's old root is this
