@@ -75,24 +75,25 @@ std::size_t bytes_in_use() noexcept { return cache().in_use.load(std::memory_ord
 
 namespace detail {
 
-void* allocate_slab(std::size_t bytes) {
+void* allocate_slab(std::size_t bytes, bool counted) {
+  const std::size_t counted_bytes = counted ? bytes : 0;
   if (bytes == kHugeSlab) {
     std::lock_guard lock(cache().mutex);
     if (!cache().slabs.empty()) {
       void* slab = cache().slabs.back();
       cache().slabs.pop_back();
-      cache().in_use += bytes;
+      cache().in_use += counted_bytes;
       return slab;
     }
   }
   void* slab = map_aligned(bytes, bytes == kHugeSlab ? kHugeSlab : 4096);
   if (bytes == kHugeSlab) madvise(slab, bytes, MADV_HUGEPAGE);
-  cache().in_use += bytes;
+  cache().in_use += counted_bytes;
   return slab;
 }
 
-void release_slab(void* slab, std::size_t bytes) noexcept {
-  cache().in_use -= bytes;
+void release_slab(void* slab, std::size_t bytes, bool counted) noexcept {
+  if (counted) cache().in_use -= bytes;
   if (bytes == kHugeSlab) {
     std::lock_guard lock(cache().mutex);
     if ((cache().slabs.size() + 1) * kHugeSlab <= cache().limit) {

@@ -43,8 +43,9 @@ namespace detail {
 /// Page-aligned anonymous memory; slabs of kHugeSlab bytes are 2 MiB aligned
 /// and backed by transparent huge pages where the kernel allows.
 inline constexpr std::size_t kHugeSlab = std::size_t{2} << 20;
-void* allocate_slab(std::size_t bytes);           // throws std::bad_alloc
-void release_slab(void* slab, std::size_t bytes) noexcept;
+/// `counted`: included in memory::bytes_in_use() (tree nodes; not log buffers).
+void* allocate_slab(std::size_t bytes, bool counted = true);  // throws std::bad_alloc
+void release_slab(void* slab, std::size_t bytes, bool counted = true) noexcept;
 
 /// Copy nodes with non-temporal stores: bulk leaves go to memory without
 /// first reading the destination lines into the cache. `dst` is 16-byte aligned

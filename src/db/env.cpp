@@ -5,9 +5,12 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -22,7 +25,8 @@ namespace {
 
 class PosixFile final : public File {
  public:
-  PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  PosixFile(int fd, std::string path, std::size_t alignment = 1)
+      : fd_(fd), path_(std::move(path)), alignment_(alignment) {}
   ~PosixFile() override { ::close(fd_); }
   void append(std::span<const std::uint8_t> data) override {
     const std::uint64_t end = size();
@@ -39,6 +43,34 @@ class PosixFile final : public File {
       }
       if (n == 0) throw_errno(ENOSPC, "write", path_);
       done += static_cast<std::size_t>(n);
+    }
+  }
+  void write_gather(std::uint64_t offset, std::span<const std::span<const std::uint8_t>> pieces) override {
+    std::vector<iovec> iov;
+    iov.reserve(pieces.size());
+    for (const auto& piece : pieces)
+      if (!piece.empty()) iov.push_back({const_cast<std::uint8_t*>(piece.data()), piece.size()});
+    std::size_t first = 0;
+    while (first < iov.size()) {
+      const int count = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
+      const ssize_t n = ::pwritev(fd_, iov.data() + first, count, static_cast<off_t>(offset));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw_errno(errno, "write", path_);
+      }
+      if (n == 0) throw_errno(ENOSPC, "write", path_);
+      offset += static_cast<std::uint64_t>(n);
+      // Skip what was written; a short write resumes inside a piece.
+      for (std::size_t left = static_cast<std::size_t>(n); left > 0;) {
+        if (left >= iov[first].iov_len) {
+          left -= iov[first].iov_len;
+          ++first;
+        } else {
+          iov[first].iov_base = static_cast<std::uint8_t*>(iov[first].iov_base) + left;
+          iov[first].iov_len -= left;
+          left = 0;
+        }
+      }
     }
   }
   std::size_t read_at(std::uint64_t offset, std::span<std::uint8_t> out) override {
@@ -66,10 +98,12 @@ class PosixFile final : public File {
     if (::fstat(fd_, &st) != 0) throw_errno(errno, "stat", path_);
     return static_cast<std::uint64_t>(st.st_size);
   }
+  std::size_t write_alignment() const noexcept override { return alignment_; }
 
  private:
   int fd_;
   std::string path_;
+  std::size_t alignment_;
 };
 
 class PosixMapping final : public MappedRegion {
@@ -99,18 +133,29 @@ class PosixLock final : public FileLock {
 };
 
 class PosixEnv final : public Env {
+  static constexpr std::size_t kDirectAlignment = 4096;
+  static int open_flags(OpenMode mode) {
+    switch (mode) {
+      case OpenMode::read: return O_CLOEXEC | O_RDONLY;
+      case OpenMode::read_write: return O_CLOEXEC | O_RDWR;
+      case OpenMode::create: return O_CLOEXEC | O_RDWR | O_CREAT;
+      case OpenMode::create_truncate: return O_CLOEXEC | O_RDWR | O_CREAT | O_TRUNC;
+    }
+    return O_CLOEXEC | O_RDONLY;
+  }
+
  public:
   std::unique_ptr<File> open(const std::string& path, OpenMode mode) override {
-    int flags = O_CLOEXEC;
-    switch (mode) {
-      case OpenMode::read: flags |= O_RDONLY; break;
-      case OpenMode::read_write: flags |= O_RDWR; break;
-      case OpenMode::create: flags |= O_RDWR | O_CREAT; break;
-      case OpenMode::create_truncate: flags |= O_RDWR | O_CREAT | O_TRUNC; break;
-    }
-    const int fd = ::open(path.c_str(), flags, 0644);
+    const int fd = ::open(path.c_str(), open_flags(mode), 0644);
     if (fd < 0) throw_errno(errno, "open", path);
     return std::make_unique<PosixFile>(fd, path);
+  }
+  std::unique_ptr<File> open_direct(const std::string& path, OpenMode mode) override {
+    const int fd = ::open(path.c_str(), open_flags(mode) | O_DIRECT, 0644);
+    if (fd < 0 && errno == EINVAL) return open(path, mode);  // e.g. tmpfs: no direct I/O
+    if (fd < 0) throw_errno(errno, "open", path);
+    // 4096 satisfies every logical block size up to a page.
+    return std::make_unique<PosixFile>(fd, path, kDirectAlignment);
   }
   bool exists(const std::string& path) override {
     struct stat st {};
@@ -220,8 +265,8 @@ std::vector<std::uint8_t> read_whole_file(Env& env, const std::string& path) {
 class FaultFile final : public File {
  public:
   FaultFile(FaultInjectionEnv* env, std::shared_ptr<FaultInjectionEnv::Inode> inode, std::string path,
-            bool writable)
-      : env_(env), inode_(std::move(inode)), path_(std::move(path)), writable_(writable) {}
+            bool writable, std::size_t alignment)
+      : env_(env), inode_(std::move(inode)), path_(std::move(path)), writable_(writable), alignment_(alignment) {}
   void append(std::span<const std::uint8_t> data) override {
     std::lock_guard lock(env_->mutex_);
     write_locked(inode_->data.size(), data);
@@ -252,10 +297,14 @@ class FaultFile final : public File {
     std::lock_guard lock(env_->mutex_);
     return inode_->data.size();
   }
+  std::size_t write_alignment() const noexcept override { return alignment_; }
 
  private:
   void write_locked(std::uint64_t offset, std::span<const std::uint8_t> data) {
     if (!writable_) throw Error(Errc::io_error, "write " + path_ + ": opened read-only");
+    if (offset % alignment_ != 0 || data.size() % alignment_ != 0 ||
+        reinterpret_cast<std::uintptr_t>(data.data()) % alignment_ != 0)
+      throw Error(Errc::io_error, "write " + path_ + ": unaligned direct write (EINVAL)");
     const auto fault = env_->tick(false, "write " + path_);
     std::size_t n = data.size();
     if (fault == FaultInjectionEnv::Fault::short_write) n /= 2;
@@ -268,6 +317,7 @@ class FaultFile final : public File {
   std::shared_ptr<FaultInjectionEnv::Inode> inode_;
   std::string path_;
   bool writable_;
+  std::size_t alignment_;
 };
 
 FaultInjectionEnv::Fault FaultInjectionEnv::tick(bool is_sync, const std::string& what) {
@@ -302,7 +352,13 @@ std::unique_ptr<File> FaultInjectionEnv::open(const std::string& path, OpenMode 
     tick(false, "truncate " + path);
     it->second->data.clear();
   }
-  return std::make_unique<FaultFile>(this, it->second, path, mode != OpenMode::read);
+  return std::make_unique<FaultFile>(this, it->second, path, mode != OpenMode::read, 1);
+}
+
+std::unique_ptr<File> FaultInjectionEnv::open_direct(const std::string& path, OpenMode mode) {
+  auto file = open(path, mode);
+  std::lock_guard lock(mutex_);
+  return std::make_unique<FaultFile>(this, names_.at(path), path, mode != OpenMode::read, 4096);
 }
 
 bool FaultInjectionEnv::exists(const std::string& path) {
@@ -435,10 +491,15 @@ void FaultInjectionEnv::crash(std::uint64_t torn_seed) {
     auto& data = inode->data;
     auto& synced = inode->synced;
     std::vector<std::uint8_t> kept = synced;
-    if (torn_seed != 0 && data.size() > synced.size() &&
-        std::equal(synced.begin(), synced.end(), data.begin())) {
-      const std::size_t extra = rng() % (data.size() - synced.size() + 1);
-      kept.insert(kept.end(), data.begin() + synced.size(), data.begin() + synced.size() + extra);
+    if (torn_seed != 0 && data != synced) {
+      // Writes land in order: the new bytes from the first difference on
+      // are kept up to a random point; past it, the synced bytes remain.
+      const std::size_t common = std::min(data.size(), synced.size());
+      const std::size_t first = static_cast<std::size_t>(
+          std::mismatch(data.begin(), data.begin() + common, synced.begin()).first - data.begin());
+      const std::size_t upto = first + rng() % (data.size() - first + 1);
+      kept.assign(data.begin(), data.begin() + upto);
+      if (synced.size() > upto) kept.insert(kept.end(), synced.begin() + upto, synced.end());
     }
     data = kept;
     synced = kept;

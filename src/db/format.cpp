@@ -2,6 +2,7 @@
 
 #include <isa-l/crc.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -92,26 +93,11 @@ std::vector<std::uint8_t> encode_wal_header(const WalHeader& header) {
   return out;
 }
 
-std::uint64_t encode_batch(std::span<const Node> leaves, std::uint64_t first_seq, std::vector<std::uint8_t>& out) {
-  const std::size_t per_frame = kMaxFramePayload / sizeof(Node);
-  std::uint64_t frames = 0;
-  std::size_t done = 0;
-  while (done < leaves.size()) {
-    const std::size_t n = std::min(per_frame, leaves.size() - done);
-    const std::size_t at = out.size();
-    out.resize(at + kFrameHeaderBytes + n * sizeof(Node) + kFrameTrailerBytes);
-    std::uint8_t* p = out.data() + at;
-    put32(p, static_cast<std::uint32_t>(n * sizeof(Node)));
-    put32(p + 4, done + n < leaves.size() ? kFrameContinued : 0);
-    put64(p + 8, first_seq + frames);
-    put32(p + 16, crc32c(p, 16));
-    std::memcpy(p + kFrameHeaderBytes, leaves.data() + done, n * sizeof(Node));
-    const std::size_t body = kFrameHeaderBytes + n * sizeof(Node);
-    put32(p + body, crc32c(p, body));
-    done += n;
-    ++frames;
-  }
-  return frames;
+void encode_frame_header(std::uint8_t* out, std::uint32_t payload_bytes, std::uint32_t flags, std::uint64_t seq) {
+  put32(out, payload_bytes);
+  put32(out + 4, flags);
+  put64(out + 8, seq);
+  put32(out + 16, crc32c(out, 16));
 }
 
 WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, const DbParams& params,
@@ -140,8 +126,10 @@ WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, c
   std::vector<Node> pending;
   while (offset < bytes.size()) {
     const std::uint64_t remaining = bytes.size() - offset;
-    if (remaining < kFrameHeaderBytes) { scan.torn = true; break; }
     const std::uint8_t* f = bytes.data() + offset;
+    // Block padding of a directly written log: nothing but zeros to the end.
+    if (std::all_of(f, f + remaining, [](std::uint8_t b) { return b == 0; })) break;
+    if (remaining < kFrameHeaderBytes) break;  // torn: checked below
     if (crc32c(f, 16) != get32(f + 16)) corrupt(file, offset, "frame header checksum mismatch");
     const std::uint32_t length = get32(f);
     const std::uint32_t flags = get32(f + 4);
@@ -152,7 +140,7 @@ WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, c
     if (frame_seq != seq)
       corrupt(file, offset + 8, "sequence number " + std::to_string(frame_seq) + ", expected " + std::to_string(seq));
     const std::uint64_t total = kFrameHeaderBytes + std::uint64_t{length} + kFrameTrailerBytes;
-    if (remaining < total) { scan.torn = true; break; }
+    if (remaining < total) break;  // torn: checked below
     if (crc32c(f, kFrameHeaderBytes + length) != get32(f + kFrameHeaderBytes + length))
       corrupt(file, offset, "frame checksum mismatch");
     const std::size_t count = length / sizeof(Node);
@@ -168,7 +156,9 @@ WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, c
       scan.next_seq = seq;
     }
   }
-  if (!pending.empty() || scan.valid_bytes < bytes.size()) scan.torn = true;
+  // Anything but block padding after the last complete batch was never acknowledged.
+  scan.torn = !std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(scan.valid_bytes), bytes.end(),
+                           [](std::uint8_t b) { return b == 0; });
   return scan;
 }
 

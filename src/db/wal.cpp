@@ -1,29 +1,99 @@
 #include "rotortree/db/wal.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "rotortree/storage.hpp"
+
 namespace rotortree::db {
+namespace {
+
+constexpr std::size_t kSlabBytes = detail::kHugeSlab;
+
+std::array<std::uint8_t, kFrameTrailerBytes> encode_trailer(std::uint32_t crc) {
+  return {static_cast<std::uint8_t>(crc), static_cast<std::uint8_t>(crc >> 8), static_cast<std::uint8_t>(crc >> 16),
+          static_cast<std::uint8_t>(crc >> 24)};
+}
+
+std::uint8_t* new_slab() { return static_cast<std::uint8_t*>(detail::allocate_slab(kSlabBytes, false)); }
+
+}  // namespace
 
 WalWriter::WalWriter(Env* env, std::string dir, DbParams params, std::uint64_t file_id, std::uint64_t next_seq,
-                     std::uint64_t valid_bytes, bool create)
-    : env_(env), dir_(std::move(dir)), params_(params), file_id_(file_id), offset_(valid_bytes) {
+                     std::uint64_t valid_bytes, bool create, bool direct)
+    : env_(env), dir_(std::move(dir)), params_(params), want_direct_(direct), file_id_(file_id) {
   last_seq_ = next_seq - 1;
   buffered_last_seq_ = next_seq - 1;
   durable_seq_ = next_seq - 1;
-  open_file(create);
+  open_file(create, valid_bytes);
 }
 
-WalWriter::~WalWriter() { stop(); }
+WalWriter::~WalWriter() {
+  stop();
+  release(slabs_);
+}
 
-void WalWriter::open_file(bool create) {
+void WalWriter::release(std::vector<Slab>& slabs) noexcept {
+  for (const Slab& slab : slabs) detail::release_slab(slab.memory, kSlabBytes, false);
+  slabs.clear();
+}
+
+void WalWriter::buffer_append_locked(const std::uint8_t* data, std::size_t size) {
+  while (size > 0) {
+    if (slabs_.empty() || slabs_.back().used == kSlabBytes) {
+      slabs_.reserve(slabs_.size() + 1);
+      slabs_.push_back({new_slab(), 0});
+    }
+    Slab& slab = slabs_.back();
+    const std::size_t n = std::min(size, kSlabBytes - slab.used);
+    std::memcpy(slab.memory + slab.used, data, n);
+    slab.used += n;
+    pending_ += n;
+    data += n;
+    size -= n;
+  }
+}
+
+void WalWriter::open_file(bool create, std::uint64_t valid_bytes) {
   const std::string path = dir_ + "/" + wal_name(file_id_);
+  // The start of the partial last block, which the next direct write rewrites.
+  std::vector<std::uint8_t> head;
   if (create) {
-    file_ = env_->open(path, OpenMode::create_truncate);
+    file_ = want_direct_ ? env_->open_direct(path, OpenMode::create_truncate)
+                         : env_->open(path, OpenMode::create_truncate);
+    valid_bytes = 0;
+  } else {
+    file_ = want_direct_ ? env_->open_direct(path, OpenMode::read_write) : env_->open(path, OpenMode::read_write);
+  }
+  alignment_ = file_->write_alignment();
+  const std::uint64_t base = valid_bytes / alignment_ * alignment_;
+  head.resize(static_cast<std::size_t>(valid_bytes - base));
+  if (!head.empty()) {
+    auto reader = env_->open(path, OpenMode::read);
+    if (reader->read_at(base, head) != head.size())
+      throw Error(Errc::io_error, "read " + path + ": shorter than its recovered length");
+  }
+  {
+    std::lock_guard lock(buffer_mutex_);
+    release(slabs_);
+    base_ = base;
+    head_ = 0;
+    pending_ = 0;
+    if (!head.empty()) buffer_append_locked(head.data(), head.size());
+    head_ = head.size();
+    pending_ = 0;
+  }
+  if (create) {
     const auto header = encode_wal_header({params_, file_id_, last_seq_.load() + 1});
-    file_->write_at(0, header);
+    {
+      std::lock_guard lock(buffer_mutex_);
+      buffer_append_locked(header.data(), header.size());
+    }
+    write_buffered();
     file_->sync();
     env_->sync_dir(dir_);
-    offset_ = header.size();
-  } else {
-    file_ = env_->open(path, OpenMode::read_write);
   }
 }
 
@@ -33,12 +103,22 @@ void WalWriter::start_interval(std::chrono::microseconds interval) {
     while (!stopping_) {
       thread_cv_.wait_for(lock, interval, [this] { return stopping_ || flush_requested_; });
       if (stopping_) break;
-      flush_requested_ = false;
+      // A request writes what is buffered (pieces of a batch being copied);
+      // the interval also makes it durable.
+      const bool requested = std::exchange(flush_requested_, false);
       lock.unlock();
       try {
-        if (!failed_.load(std::memory_order_acquire) && durable_seq() < last_seq()) flush_all();
+        if (!failed_.load(std::memory_order_acquire)) {
+          if (requested) {
+            std::lock_guard flush_lock(flush_mutex_);
+            if (!failed_.load(std::memory_order_acquire)) write_buffered();
+          } else if (durable_seq() < last_seq()) {
+            flush_all();
+          }
+        }
+      } catch (const Error& e) {
+        set_error(e);  // reported to the next caller and to waiting tokens
       } catch (...) {
-        // recorded by flush_to; reported to the next caller
       }
       lock.lock();
     }
@@ -83,24 +163,26 @@ void WalWriter::check_writable() {
   throw Error(Errc::closed, std::string("the database refuses writes after an earlier failure: ") + error_->what());
 }
 
-WalWriter::Mark WalWriter::mark() {
-  std::lock_guard lock(buffer_mutex_);
-  return {buffer_.size(), buffered_last_seq_};
-}
-
 std::uint64_t WalWriter::append(std::span<const Node> leaves) {
+  const std::size_t per_frame = kMaxFramePayload / sizeof(Node);
   std::lock_guard lock(buffer_mutex_);
-  const std::uint64_t frames = encode_batch(leaves, buffered_last_seq_ + 1, buffer_);
-  buffered_last_seq_ += frames;
-  last_seq_.store(buffered_last_seq_, std::memory_order_release);
-  return buffered_last_seq_;
-}
-
-void WalWriter::rollback(Mark mark) {
-  std::lock_guard lock(buffer_mutex_);
-  buffer_.resize(mark.bytes);
-  buffered_last_seq_ = mark.seq;
-  last_seq_.store(mark.seq, std::memory_order_release);
+  std::uint64_t seq = buffered_last_seq_;
+  for (std::size_t done = 0; done < leaves.size();) {
+    const std::size_t n = std::min(per_frame, leaves.size() - done);
+    const auto* payload = reinterpret_cast<const std::uint8_t*>(leaves.data() + done);
+    const std::size_t payload_bytes = n * sizeof(Node);
+    std::uint8_t header[kFrameHeaderBytes];
+    encode_frame_header(header, static_cast<std::uint32_t>(payload_bytes),
+                        done + n < leaves.size() ? kFrameContinued : 0, ++seq);
+    const auto trailer = encode_trailer(crc32c(payload, payload_bytes, crc32c(header, sizeof header)));
+    buffer_append_locked(header, sizeof header);
+    buffer_append_locked(payload, payload_bytes);
+    buffer_append_locked(trailer.data(), trailer.size());
+    done += n;
+  }
+  buffered_last_seq_ = seq;
+  last_seq_.store(seq, std::memory_order_release);
+  return seq;
 }
 
 void WalWriter::rethrow_locked() {
@@ -108,28 +190,63 @@ void WalWriter::rethrow_locked() {
   throw *error_;
 }
 
+std::uint64_t WalWriter::write_buffered() {
+  std::vector<Slab> taken;
+  std::uint64_t at, upto;
+  std::size_t bytes;
+  {
+    std::lock_guard lock(buffer_mutex_);
+    upto = buffered_last_seq_;
+    if (pending_ == 0) return upto;
+    taken.swap(slabs_);
+    at = base_;
+    bytes = head_ + pending_;
+    // The next write starts at the block holding the new end; carry that
+    // block's bytes over so it is rewritten whole.
+    const std::uint64_t end = at + bytes;
+    base_ = end / alignment_ * alignment_;
+    head_ = static_cast<std::size_t>(end - base_);
+    pending_ = 0;
+    const std::size_t from = bytes - head_;
+    if (head_ > 0) {
+      slabs_.push_back({new_slab(), 0});
+      for (std::size_t k = from / kSlabBytes, offset = from % kSlabBytes, left = head_; left > 0; ++k, offset = 0) {
+        const std::size_t n = std::min(left, taken[k].used - offset);
+        std::memcpy(slabs_.back().memory + slabs_.back().used, taken[k].memory + offset, n);
+        slabs_.back().used += n;
+        left -= n;
+      }
+    }
+  }
+  try {
+    Slab& last = taken.back();
+    const std::size_t padded = (last.used + alignment_ - 1) / alignment_ * alignment_;
+    std::memset(last.memory + last.used, 0, padded - last.used);  // block padding reads as the end of the log
+    std::vector<std::span<const std::uint8_t>> pieces;
+    pieces.reserve(taken.size());
+    for (const Slab& slab : taken) pieces.emplace_back(slab.memory, &slab == &last ? padded : slab.used);
+    file_->write_gather(at, pieces);
+  } catch (...) {
+    release(taken);
+    throw;
+  }
+  release(taken);
+  return upto;
+}
+
 void WalWriter::flush_to(std::uint64_t seq) {
   if (durable_seq_.load(std::memory_order_acquire) >= seq) return;
   std::lock_guard lock(flush_mutex_);
   if (durable_seq_.load(std::memory_order_acquire) >= seq) return;
   if (failed_.load(std::memory_order_acquire)) rethrow_locked();
-  std::uint64_t upto;
-  spare_.clear();
-  {
-    std::lock_guard buffer_lock(buffer_mutex_);
-    buffer_.swap(spare_);
-    upto = buffered_last_seq_;
-  }
   try {
-    if (!spare_.empty()) file_->write_at(offset_, spare_);
-    offset_ += spare_.size();
+    const std::uint64_t upto = write_buffered();
     file_->sync();
+    durable_seq_.store(upto, std::memory_order_release);
   } catch (const Error& e) {
     set_error(e);
     throw;
   }
-  durable_seq_.store(upto, std::memory_order_release);
-  if (spare_.capacity() > (std::size_t{64} << 20)) std::vector<std::uint8_t>().swap(spare_);
 }
 
 void WalWriter::flush_all() { flush_to(last_seq()); }
@@ -140,7 +257,7 @@ std::uint64_t WalWriter::rotate() {
   if (failed_.load(std::memory_order_acquire)) rethrow_locked();
   try {
     ++file_id_;
-    open_file(true);
+    open_file(true, 0);
   } catch (const Error& e) {
     set_error(e);
     throw;
@@ -151,6 +268,11 @@ std::uint64_t WalWriter::rotate() {
 std::uint64_t WalWriter::file_id() const {
   std::lock_guard lock(flush_mutex_);
   return file_id_;
+}
+
+bool WalWriter::direct() const {
+  std::lock_guard lock(flush_mutex_);
+  return alignment_ > 1;
 }
 
 }  // namespace rotortree::db

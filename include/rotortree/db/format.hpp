@@ -42,11 +42,12 @@ struct WalHeader {
   std::uint64_t first_seq = 1;
 };
 std::vector<std::uint8_t> encode_wal_header(const WalHeader& header);
-/// Append the frames of one batch (split at kMaxFramePayload) to `out`,
-/// numbered from `first_seq`; returns the number of frames.
-std::uint64_t encode_batch(std::span<const Node> leaves, std::uint64_t first_seq,
-                           std::vector<std::uint8_t>& out);
-
+/// Frame layout: payload length u32, flags u32, sequence u64, CRC32C of those
+/// 16 bytes u32; the payload; CRC32C of header and payload u32. A batch is
+/// split into frames of at most kMaxFramePayload bytes.
+void encode_frame_header(std::uint8_t* out, std::uint32_t payload_bytes, std::uint32_t flags, std::uint64_t seq);
+/// A log written with direct I/O ends with zero bytes up to its last block
+/// boundary; the scan stops there (end of log, not a torn entry).
 /// One complete batch found in a log (its leaves concatenated).
 struct WalBatch {
   std::uint64_t last_seq;

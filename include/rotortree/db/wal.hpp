@@ -23,16 +23,18 @@ class WalWriter {
  public:
   /// Append to `file_id` (already holding a valid header and `valid_bytes`),
   /// or create it when `create` is set. `next_seq` numbers the next frame.
+  /// `direct`: write the log with direct I/O where the file system allows
+  /// (Env::open_direct): no page-cache copy, each write padded to whole blocks.
   WalWriter(Env* env, std::string dir, DbParams params, std::uint64_t file_id, std::uint64_t next_seq,
-            std::uint64_t valid_bytes, bool create);
+            std::uint64_t valid_bytes, bool create, bool direct = true);
   ~WalWriter();
   WalWriter(const WalWriter&) = delete;
   WalWriter& operator=(const WalWriter&) = delete;
 
   /// Start a background thread that flushes every `interval`.
   void start_interval(std::chrono::microseconds interval);
-  /// Ask the background thread to flush now (a large batch was appended: its
-  /// write then overlaps with the tree's hashing of the same batch).
+  /// Ask the background thread to write what is buffered now (a large batch
+  /// then goes to the disk while the tree hashes it).
   void request_flush();
   void stop();
 
@@ -41,14 +43,9 @@ class WalWriter {
   void check_writable();
   /// Encode a batch into the buffer; returns the sequence number of its last
   /// frame. Call under the tree's writer lock (log order == tree order).
-  struct Mark {
-    std::size_t bytes;
-    std::uint64_t seq;
-  };
-  Mark mark();
+  /// The background thread may write it at any moment after, so a batch
+  /// can't be taken back: validate it first.
   std::uint64_t append(std::span<const Node> leaves);
-  /// Undo appends after `mark` (the tree refused the batch).
-  void rollback(Mark mark);
 
   /// Make every frame up to `seq` durable (group commit). Throws the error
   /// of a failed flush (Errc::no_space / io_error).
@@ -61,28 +58,46 @@ class WalWriter {
   std::uint64_t last_seq() const noexcept { return last_seq_.load(std::memory_order_acquire); }
   std::uint64_t durable_seq() const noexcept { return durable_seq_.load(std::memory_order_acquire); }
   std::uint64_t file_id() const;
+  /// Whether the current log file is written with direct I/O.
+  bool direct() const;
   /// Record a failure (of a flush or a checkpoint): writes are refused from now on.
   void set_error(const Error& error);
   std::optional<Error> error() const;
 
  private:
-  void open_file(bool create);
+  /// The buffer is a list of 2 MiB slabs (from the tree's slab cache: no
+  /// page faults once warm, no copying on growth) written with one gathered write.
+  struct Slab {
+    std::uint8_t* memory;
+    std::size_t used;
+  };
+  void open_file(bool create, std::uint64_t valid_bytes);
+  void buffer_append_locked(const std::uint8_t* data, std::size_t size);
+  void release(std::vector<Slab>& slabs) noexcept;
+  /// Write every buffered byte (flush_mutex_ held); returns the last
+  /// sequence number whose frames are all written.
+  std::uint64_t write_buffered();
   [[noreturn]] void rethrow_locked();
 
   Env* env_;
   std::string dir_;
   DbParams params_;
-  // Buffer of encoded frames not yet written (buffer_mutex_).
+  bool want_direct_;
+  // Encoded bytes for file offset base_ onwards (buffer_mutex_): the first
+  // head_ of them are already in the file (the start of the partial block a
+  // direct write rewrites), pending_ follow.
   std::mutex buffer_mutex_;
-  std::vector<std::uint8_t> buffer_;
+  std::vector<Slab> slabs_;
+  std::uint64_t base_ = 0;
+  std::size_t head_ = 0;
+  std::size_t pending_ = 0;
   std::uint64_t buffered_last_seq_ = 0;
   std::atomic<std::uint64_t> last_seq_{0};
   // The file (flush_mutex_).
   mutable std::mutex flush_mutex_;
   std::unique_ptr<File> file_;
+  std::size_t alignment_ = 1;
   std::uint64_t file_id_ = 0;
-  std::uint64_t offset_ = 0;
-  std::vector<std::uint8_t> spare_;
   std::atomic<std::uint64_t> durable_seq_{0};
   // Error state (error_mutex_).
   mutable std::mutex error_mutex_;
