@@ -323,10 +323,6 @@ class RotorTree {
         const std::string file = path(db::data_name(l, first / kShardChunks));
         if (l < config_.pin_above_level) {
           auto region = env_->map(file, 0, count * kChunkBytes);
-          // Verification reads every page: map them all in one call instead
-          // of one page fault per 4 KiB (a hint; failure only costs time).
-          if (config_.verify_on_open)
-            ::madvise(const_cast<std::uint8_t*>(region->data()), count * kChunkBytes, MADV_POPULATE_READ);
           for (std::uint64_t c = 0; c < count; ++c)
             store.append_external_chunk(
                 l, reinterpret_cast<Node*>(const_cast<std::uint8_t*>(region->data()) + c * kChunkBytes));
@@ -351,10 +347,36 @@ class RotorTree {
     }
   }
 
+  /// Map the pages of nodes [first, last) of `level` that are served from
+  /// data files (its first `mapped` nodes) by reading one byte per 64 KiB:
+  /// each read faults in a whole fault-around window (64 KiB by default).
+  /// Cheaper than MADV_POPULATE_READ, which also walks every mapped page, and
+  /// than faulting while hashing. Where the window is smaller, the hashing
+  /// faults in the rest.
+  void prefault_mapped(unsigned level, std::uint64_t first, std::uint64_t last, std::uint64_t mapped) const {
+    constexpr std::uintptr_t kWindow = 64 << 10;
+    last = std::min(last, mapped);
+    if (first >= last) return;
+    const LevelStore<N>& store = *owner_->store;
+    const std::uint64_t end = (last - 1) / kChunkNodes + 1;
+    for (std::uint64_t c = first / kChunkNodes; c < end;) {  // runs of chunks contiguous in one mapping
+      const Node* start = store.chunk_of(level, c * kChunkNodes);
+      std::uint64_t next = c + 1;
+      while (next < end && store.chunk_of(level, next * kChunkNodes) == start + (next - c) * kChunkNodes) ++next;
+      const std::uintptr_t run_end = reinterpret_cast<std::uintptr_t>(start) + (next - c) * kChunkBytes;
+      for (std::uintptr_t at = reinterpret_cast<std::uintptr_t>(start); at < run_end; at = (at | (kWindow - 1)) + 1)
+        (void)*reinterpret_cast<const volatile std::uint8_t*>(at);
+      c = next;
+    }
+  }
+
   /// Rebuild the checkpoint's tree from its leaves and compare every node.
-  // Recompute every stored level from the one below it and compare, level by
-  // level, in chunk-sized runs through the batch kernel (in parallel): the
-  // hashing of a full rebuild without a second tree's memory.
+  // Every stored level is recomputed from the one below it, level by level,
+  // on all hashing threads: each work unit maps its pages of the data files
+  // (prefault_mapped), then hashes runs of one chunk of children through the
+  // multi-message kernel into a buffer that stays in L1 and compares it with
+  // the stored parents, prefetched during the hashing. The hashing of a full
+  // rebuild, without a second tree's memory or a pass of its own for mapping.
   void verify(const db::Meta& meta, const TreeOptions& options) {
     if (meta.size == 0) return;
     const LevelStore<N>& store = *owner_->store;
@@ -373,28 +395,43 @@ class RotorTree {
     else if (options.threads > 1)
       executor = std::make_shared<const Executor>(options.threads);
     const NodeHash scheme = params_.node_hash;
+    constexpr std::size_t kGrain = 2048;  // parents per parallel work unit
+    auto mapped_nodes = [&](unsigned level) -> std::uint64_t {
+      return level < config_.pin_above_level ? mapped_chunks_[level] * kChunkNodes : 0;
+    };
     for (unsigned l = 0; l < depth; ++l) {
       const std::uint64_t length = db::level_length(meta.size, N, l);
       const std::uint64_t full = length / N;
+      // Only the leaves need mapping here: every higher level was mapped
+      // as the stored parents of the level below.
+      const std::uint64_t mapped_children = l == 0 ? mapped_nodes(0) : 0;
+      const std::uint64_t mapped_parents = mapped_nodes(l + 1);
       std::atomic<std::uint64_t> first_bad{UINT64_MAX};
       auto check = [&](std::size_t begin, std::size_t end) {
-        Node recomputed[kGroupsPerChunk];
+        prefault_mapped(l, std::uint64_t{begin} * N, std::uint64_t{end} * N, mapped_children);
+        prefault_mapped(l + 1, begin, end, mapped_parents);
+        alignas(64) Node recomputed[kGroupsPerChunk];
         while (begin < end) {
-          const std::size_t run_end = std::min<std::size_t>(end, (begin / kGroupsPerChunk + 1) * kGroupsPerChunk);
-          hash_full_groups<H>(scheme, N, &store.at(l, begin * N), run_end - begin, recomputed);
+          // Children from one chunk: their parents lie in one stored chunk too.
+          const std::size_t run = std::min<std::size_t>(end, (begin / kGroupsPerChunk + 1) * kGroupsPerChunk) - begin;
           const Node* stored = &store.at(l + 1, begin);
-          for (std::size_t i = 0; i < run_end - begin; ++i)
-            if (recomputed[i] != stored[i]) {
-              std::uint64_t bad = first_bad.load();
-              while (begin + i < bad && !first_bad.compare_exchange_weak(bad, begin + i)) {
-              }
-              break;
+          // Fetch the stored parents while hashing, not when comparing.
+          for (std::size_t byte = 0; byte < run * sizeof(Node); byte += 64)
+            __builtin_prefetch(reinterpret_cast<const std::uint8_t*>(stored) + byte);
+          hash_full_groups<H>(scheme, N, &store.at(l, std::uint64_t{begin} * N), run, recomputed);
+          if (std::memcmp(recomputed, stored, run * sizeof(Node)) != 0) {
+            std::size_t i = 0;
+            while (recomputed[i] == stored[i]) ++i;
+            std::uint64_t bad = first_bad.load();
+            while (begin + i < bad && !first_bad.compare_exchange_weak(bad, begin + i)) {
             }
-          begin = run_end;
+            return;
+          }
+          begin += run;
         }
       };
       if (executor && full >= 4096)
-        executor->for_ranges(0, full, 1024, check);
+        executor->for_ranges(0, full, kGrain, check);
       else
         check(0, full);
       if (first_bad.load() != UINT64_MAX) throw corrupt(l + 1, first_bad.load(), "differs from its recomputed value");
