@@ -365,6 +365,20 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
     disk_bytes = directory_bytes(scratch.sub("batches"));
   }
 
+  // The disk's share: the same batches through the log alone (no tree), every
+  // flush awaited. Durable insertion can't beat this, whatever the hashing does.
+  double log_only_batches;
+  {
+    const std::string dir = scratch.sub("log-only");
+    std::filesystem::create_directories(dir);
+    db::DbParams params;
+    params.arity = N;
+    params.hash = H::id;
+    db::WalWriter log(db::Env::posix(), dir, params, 1, 1, 0, true);
+    log.start_interval(std::chrono::milliseconds(10));
+    log_only_batches = batches([&](auto batch) { log.flush_to(log.append(batch)); }, "log writes alone");
+  }
+
   // 3./4. Reopen a checkpointed database of reopen_leaves leaves.
   const std::uint64_t reopen_leaves = options.reopen_leaves;
   double reopen_seconds, reopen_mapped_seconds, reopen_verify_seconds, limit_seconds;
@@ -410,6 +424,8 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
   result["memory_insert_many_leaves_per_sec"] = leaves_d / memory_batches;
   result["durable_insert_many_leaves_per_sec"] = leaves_d / durable_batches;
   result["durable_to_memory_batch_ratio"] = memory_batches / durable_batches;
+  result["log_only_leaves_per_sec"] = leaves_d / log_only_batches;
+  result["log_only_to_memory_batch_ratio"] = memory_batches / log_only_batches;
   result["memory_single_insert_per_sec"] = options.single_inserts / memory_singles;
   result["durable_single_insert_per_sec"] = options.single_inserts / durable_singles;
   result["durable_to_memory_single_ratio"] = memory_singles / durable_singles;
