@@ -91,9 +91,10 @@ class ChunkDirectory {
     std::size_t segment, offset;
   };
   static Location locate(std::size_t chunk) noexcept {
-    const std::size_t q = chunk / kFirstSegment + 1;
-    const std::size_t segment = std::bit_width(q) - 1;
-    return {segment, chunk - kFirstSegment * ((std::size_t{1} << segment) - 1)};
+    // Segment s starts at chunk kFirstSegment * (2^s - 1): s = floor(log2(chunk / kFirstSegment + 1)).
+    const std::uint64_t q = chunk / kFirstSegment + 1;
+    const auto segment = static_cast<std::size_t>(63 ^ std::countl_zero(q));  // q >= 1: one bsr
+    return {segment, chunk + kFirstSegment - (kFirstSegment << segment)};
   }
   std::atomic<std::atomic<Node*>*> segments_[kSegments]{};
 };
@@ -146,6 +147,11 @@ class LevelStore {
   /// Writer only: the node must lie in allocated chunks (see `reserve`).
   Node* writable(std::size_t level, std::uint64_t index) noexcept {
     return directories_[level].get(index / kChunkNodes) + index % kChunkNodes;
+  }
+  /// The group of N nodes starting at `start` (a multiple of N): a group
+  /// never straddles chunks. Only a pointer: nothing is read there.
+  const Node* group(std::size_t level, std::uint64_t start) const noexcept {
+    return directories_[level].get(start / kChunkNodes) + start % kChunkNodes;
   }
   /// Start of the chunk holding `index` and how many nodes follow it there.
   const Node* chunk_of(std::size_t level, std::uint64_t index) const noexcept {

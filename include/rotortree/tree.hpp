@@ -124,8 +124,7 @@ class Snapshot {
     proof.root = edge_[depth_];
     proof.leaf_index = index;
     proof.tree_size = size_;
-    fill_path(index, proof.path);  // first: it prefetches every level, the leaf's group too
-    proof.leaf = node_unchecked(0, index, size_);
+    fill_path(index, proof.path, proof.leaf);
     return proof;
   }
 
@@ -140,8 +139,7 @@ class Snapshot {
     proof.old_size = old_size;
     proof.new_size = size_;
     proof.new_root = edge_[depth_];
-    proof.leaf = node_unchecked(0, old_size - 1, size_);
-    fill_path(old_size - 1, proof.path);
+    fill_path(old_size - 1, proof.path, proof.leaf);
     // The old root: the prefix tree's, folded from the same left siblings.
     proof.old_root = *prefix(old_size).root();
     return proof;
@@ -179,45 +177,76 @@ class Snapshot {
     return index + 1 == length ? edge_[level] : store_->at(level, index);
   }
 
-  void fill_path(std::uint64_t index, Path& path) const {
-    // Every level's group is known from the index alone: locate them all and
-    // prefetch them first, so the cache misses of a large tree overlap.
+  /// kSiblingSources[p][j]: the group member that is sibling j of member p.
+  static constexpr auto kSiblingSources = [] {
+    std::array<std::array<std::uint8_t, N - 1>, N> table{};
+    for (unsigned p = 0; p < N; ++p)
+      for (unsigned j = 0; j + 1 < N; ++j) table[p][j] = static_cast<std::uint8_t>(j + (j >= p));
+    return table;
+  }();
+
+  /// The path of leaf `index` (< size) and the leaf itself.
+  // Out of line: the proof object escapes here, so its contents are always
+  // written (inlined into a caller that drops the proof, the copies could be
+  // optimised away), and the caller's loop stays small.
+  [[gnu::noinline]] void fill_path(std::uint64_t index, Path& path, Node& leaf) const {
+    const unsigned depth = depth_;
+    const bool last_leaf = index + 1 == size_;
+    path.levels.resize_for_overwrite(depth);
+    path.siblings.resize_for_overwrite(static_cast<std::size_t>(depth) * (N - 1));
+    ProofLevel* const levels = path.levels.data();
+    // Pass 1, bottom-up: every level's group is known from the index alone.
+    // Locate and prefetch them all first, so that the cache misses of a large
+    // tree overlap, and lay out the path.
     const Node* groups[MaxDepth];
-    std::uint64_t starts[MaxDepth];
-    {
-      std::uint64_t i = index;
-      for (unsigned l = 0; l < depth_; ++l) {
-        starts[l] = i / N * N;
-        groups[l] = &store_->at(l, starts[l]);  // a group never straddles chunks
-        for (std::size_t byte = 0; byte < N * sizeof(Node); byte += 64)
-          __builtin_prefetch(reinterpret_cast<const char*>(groups[l]) + byte);
-        i /= N;
+    std::uint32_t offsets[MaxDepth];  // of each level's siblings in path.siblings
+    std::uint32_t total = 0;
+    std::uint64_t edge_groups = 0;  // bit l: level l's group holds the level's last node
+    std::uint64_t last = size_ - 1;  // the level's last node
+    const LevelStore<N>& store = *store_;
+    for (unsigned l = 0; l < depth; ++l) {
+      const std::uint64_t parent = index / N, last_parent = last / N;
+      const Node* group = store.group(l, parent * N);  // a group never straddles chunks
+      for (std::size_t byte = 0; byte < N * sizeof(Node); byte += 64)
+        __builtin_prefetch(reinterpret_cast<const char*>(group) + byte);
+      groups[l] = group;
+      // A group is full unless it holds the level's last node: then it ends there.
+      const bool edge = parent == last_parent;
+      const auto count = static_cast<unsigned>(edge ? last - parent * N : N - 1);
+      levels[l] = {static_cast<std::uint8_t>(index - parent * N), static_cast<std::uint8_t>(count)};
+      offsets[l] = total;
+      total += count;
+      edge_groups |= std::uint64_t{edge} << l;
+      index = parent;
+      last = last_parent;
+    }
+    path.siblings.resize_for_overwrite(total);
+    // Pass 2, top-down: the small upper levels are in cache; the large lower
+    // levels, whose misses take longest, come last, so that the next proof
+    // can start while they are still arriving.
+    Node* const siblings = path.siblings.data();
+    for (unsigned l = depth; l-- > 0;) {
+      const unsigned position = levels[l].position;
+      const Node* group = groups[l];
+      Node* out = siblings + offsets[l];
+      if (!(edge_groups >> l & 1)) [[likely]] {
+        // N-1 fixed copies; the path's node skipped by a table, not a branch.
+        const std::uint8_t* sources = kSiblingSources[position].data();
+        for (unsigned j = 0; j + 1 < N; ++j) out[j] = group[sources[j]];
+      } else {
+        // The level's last group: possibly partial, and never the level's
+        // last node from the shared store: the live tree may be rewriting it
+        // right now (reading it would be a data race even if the value were
+        // then discarded); only the snapshot's copy is reliable.
+        const unsigned count = levels[l].sibling_count;  // the last node is group[count]
+        for (unsigned j = 0; j < count; ++j) {
+          const unsigned source = j + (j >= position);
+          out[j] = source == count ? edge_[l] : group[source];
+        }
       }
     }
-    path.levels.resize_for_overwrite(depth_);
-    path.siblings.resize_for_overwrite(static_cast<std::size_t>(depth_) * (N - 1));
-    Node* out = path.siblings.data();
-    std::uint64_t length = size_;
-    for (unsigned l = 0; l < depth_; ++l) {
-      const std::uint64_t start = starts[l];
-      const unsigned k = static_cast<unsigned>(std::min<std::uint64_t>(N, length - start));
-      const unsigned position = static_cast<unsigned>(index - start);
-      // The group minus the path's node, in two block copies ...
-      std::memcpy(out, groups[l], position * sizeof(Node));
-      // ... but never the level's last node from the shared store: the live
-      // tree may be rewriting it right now (reading it would be a data race
-      // even if the value were then discarded); only the snapshot's copy is
-      // reliable.
-      const bool group_holds_edge = start + k == length && position + 1 != k;
-      std::memcpy(out + position, groups[l] + position + 1,
-                  (k - 1 - position - group_holds_edge) * sizeof(Node));
-      if (group_holds_edge) out[k - 2] = edge_[l];
-      out += k - 1;
-      path.levels[l] = {static_cast<std::uint8_t>(position), static_cast<std::uint8_t>(k - 1)};
-      index /= N;
-      length = length / N + (length % N != 0);
-    }
-    path.siblings.resize_for_overwrite(static_cast<std::size_t>(out - path.siblings.data()));
+    // The leaf is in level 0's group (a tree of one leaf has no levels).
+    leaf = last_leaf ? edge_[0] : groups[0][levels[0].position];
   }
 
   std::shared_ptr<const LevelStore<N>> store_;
