@@ -340,6 +340,14 @@ FaultInjectionEnv::Fault FaultInjectionEnv::tick(bool is_sync, const std::string
 }
 
 std::unique_ptr<File> FaultInjectionEnv::open(const std::string& path, OpenMode mode) {
+  return open_aligned(path, mode, 1);
+}
+
+std::unique_ptr<File> FaultInjectionEnv::open_direct(const std::string& path, OpenMode mode) {
+  return open_aligned(path, mode, 4096);
+}
+
+std::unique_ptr<File> FaultInjectionEnv::open_aligned(const std::string& path, OpenMode mode, std::size_t alignment) {
   std::lock_guard lock(mutex_);
   if (crashed_) throw Error(Errc::io_error, "open " + path + ": process crashed (injected)");
   auto it = names_.find(path);
@@ -352,13 +360,7 @@ std::unique_ptr<File> FaultInjectionEnv::open(const std::string& path, OpenMode 
     tick(false, "truncate " + path);
     it->second->data.clear();
   }
-  return std::make_unique<FaultFile>(this, it->second, path, mode != OpenMode::read, 1);
-}
-
-std::unique_ptr<File> FaultInjectionEnv::open_direct(const std::string& path, OpenMode mode) {
-  auto file = open(path, mode);
-  std::lock_guard lock(mutex_);
-  return std::make_unique<FaultFile>(this, names_.at(path), path, mode != OpenMode::read, 4096);
+  return std::make_unique<FaultFile>(this, it->second, path, mode != OpenMode::read, alignment);
 }
 
 bool FaultInjectionEnv::exists(const std::string& path) {

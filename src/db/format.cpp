@@ -54,6 +54,11 @@ DbParams get_params(const std::uint8_t* p, const std::string& file, std::uint64_
   return params;
 }
 
+// The block padding of a directly written log.
+bool all_zero(std::span<const std::uint8_t> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
+}
+
 }  // namespace
 
 std::uint32_t crc32c(const std::uint8_t* data, std::size_t length, std::uint32_t crc) noexcept {
@@ -100,6 +105,8 @@ void encode_frame_header(std::uint8_t* out, std::uint32_t payload_bytes, std::ui
   put32(out + 16, crc32c(out, 16));
 }
 
+void encode_frame_trailer(std::uint8_t* out, std::uint32_t crc) { put32(out, crc); }
+
 WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, const DbParams& params,
                  std::uint64_t expected_first_seq) {
   WalScan scan;
@@ -128,7 +135,7 @@ WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, c
     const std::uint64_t remaining = bytes.size() - offset;
     const std::uint8_t* f = bytes.data() + offset;
     // Block padding of a directly written log: nothing but zeros to the end.
-    if (std::all_of(f, f + remaining, [](std::uint8_t b) { return b == 0; })) break;
+    if (all_zero({f, remaining})) break;
     if (remaining < kFrameHeaderBytes) break;  // torn: checked below
     if (crc32c(f, 16) != get32(f + 16)) corrupt(file, offset, "frame header checksum mismatch");
     const std::uint32_t length = get32(f);
@@ -157,8 +164,7 @@ WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, c
     }
   }
   // Anything but block padding after the last complete batch was never acknowledged.
-  scan.torn = !std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(scan.valid_bytes), bytes.end(),
-                           [](std::uint8_t b) { return b == 0; });
+  scan.torn = !all_zero(bytes.subspan(scan.valid_bytes));
   return scan;
 }
 

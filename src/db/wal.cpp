@@ -1,7 +1,6 @@
 #include "rotortree/db/wal.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <utility>
 
@@ -11,11 +10,6 @@ namespace rotortree::db {
 namespace {
 
 constexpr std::size_t kSlabBytes = detail::kHugeSlab;
-
-std::array<std::uint8_t, kFrameTrailerBytes> encode_trailer(std::uint32_t crc) {
-  return {static_cast<std::uint8_t>(crc), static_cast<std::uint8_t>(crc >> 8), static_cast<std::uint8_t>(crc >> 16),
-          static_cast<std::uint8_t>(crc >> 24)};
-}
 
 std::uint8_t* new_slab() { return static_cast<std::uint8_t*>(detail::allocate_slab(kSlabBytes, false)); }
 
@@ -79,10 +73,9 @@ void WalWriter::open_file(bool create, std::uint64_t valid_bytes) {
     std::lock_guard lock(buffer_mutex_);
     release(slabs_);
     base_ = base;
-    head_ = 0;
     pending_ = 0;
     if (!head.empty()) buffer_append_locked(head.data(), head.size());
-    head_ = head.size();
+    head_ = head.size();  // already in the file: not pending
     pending_ = 0;
   }
   if (create) {
@@ -103,8 +96,8 @@ void WalWriter::start_interval(std::chrono::microseconds interval) {
     while (!stopping_) {
       thread_cv_.wait_for(lock, interval, [this] { return stopping_ || flush_requested_; });
       if (stopping_) break;
-      // A request writes what is buffered (pieces of a batch being copied);
-      // the interval also makes it durable.
+      // A request (a large batch was appended) only writes what is buffered,
+      // so the disk works while the tree hashes; the interval also syncs.
       const bool requested = std::exchange(flush_requested_, false);
       lock.unlock();
       try {
@@ -174,10 +167,11 @@ std::uint64_t WalWriter::append(std::span<const Node> leaves) {
     std::uint8_t header[kFrameHeaderBytes];
     encode_frame_header(header, static_cast<std::uint32_t>(payload_bytes),
                         done + n < leaves.size() ? kFrameContinued : 0, ++seq);
-    const auto trailer = encode_trailer(crc32c(payload, payload_bytes, crc32c(header, sizeof header)));
+    std::uint8_t trailer[kFrameTrailerBytes];
+    encode_frame_trailer(trailer, crc32c(payload, payload_bytes, crc32c(header, sizeof header)));
     buffer_append_locked(header, sizeof header);
     buffer_append_locked(payload, payload_bytes);
-    buffer_append_locked(trailer.data(), trailer.size());
+    buffer_append_locked(trailer, sizeof trailer);
     done += n;
   }
   buffered_last_seq_ = seq;
@@ -268,11 +262,6 @@ std::uint64_t WalWriter::rotate() {
 std::uint64_t WalWriter::file_id() const {
   std::lock_guard lock(flush_mutex_);
   return file_id_;
-}
-
-bool WalWriter::direct() const {
-  std::lock_guard lock(flush_mutex_);
-  return alignment_ > 1;
 }
 
 }  // namespace rotortree::db

@@ -156,6 +156,7 @@ class FaultInjectionEnv final : public Env {
     std::vector<std::uint8_t> synced;
   };
   friend class FaultFile;
+  std::unique_ptr<File> open_aligned(const std::string& path, OpenMode mode, std::size_t alignment);
   /// Count an operation; throws if it is the one chosen to fail. Returns the
   /// fault to apply partially (short_write) or none.
   Fault tick(bool is_sync, const std::string& what);

@@ -46,6 +46,8 @@ std::vector<std::uint8_t> encode_wal_header(const WalHeader& header);
 /// 16 bytes u32; the payload; CRC32C of header and payload u32. A batch is
 /// split into frames of at most kMaxFramePayload bytes.
 void encode_frame_header(std::uint8_t* out, std::uint32_t payload_bytes, std::uint32_t flags, std::uint64_t seq);
+/// The trailer: `crc` = CRC32C of the header and the payload.
+void encode_frame_trailer(std::uint8_t* out, std::uint32_t crc);
 /// A log written with direct I/O ends with zero bytes up to its last block
 /// boundary; the scan stops there (end of log, not a torn entry).
 /// One complete batch found in a log (its leaves concatenated).

@@ -58,8 +58,6 @@ class WalWriter {
   std::uint64_t last_seq() const noexcept { return last_seq_.load(std::memory_order_acquire); }
   std::uint64_t durable_seq() const noexcept { return durable_seq_.load(std::memory_order_acquire); }
   std::uint64_t file_id() const;
-  /// Whether the current log file is written with direct I/O.
-  bool direct() const;
   /// Record a failure (of a flush or a checkpoint): writes are refused from now on.
   void set_error(const Error& error);
   std::optional<Error> error() const;
