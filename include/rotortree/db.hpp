@@ -67,7 +67,8 @@ struct DbConfig {
   /// when creating, whatever is stored when opening.
   unsigned max_depth = 0;
   bool create_if_missing = true;
-  /// Recover into memory without writing anything; insertions throw Errc::closed.
+  /// Recover into memory without writing anything or taking the lock (a
+  /// writer may be running); insertions throw Errc::closed.
   bool read_only = false;
   db::Env* env = nullptr;  ///< nullptr: the POSIX environment
   /// Hashing threads and parallel threshold of the tree (its node_hash is ignored).
@@ -250,48 +251,79 @@ class RotorTree {
   std::string path(const std::string& name) const { return db::detail::join(dir_, name); }
 
   void open() {
+    if (config_.read_only) return open_read_only();
     env_->create_dir(dir_);
     lock_ = env_->lock(path(db::kLockName));
+    std::optional<db::Meta> meta = db::detail::read_meta(*env_, dir_);
+    if (!meta) {
+      if (!config_.create_if_missing)
+        throw Error(Errc::io_error, "no rotortree database in " + dir_ + " (missing " + path(db::kMetaName) + ")");
+      create();
+      meta = db::detail::read_meta(*env_, dir_);
+    }
+    recover(*meta);
+    if (const auto* interval = std::get_if<flush::Interval>(&config_.flush))
+      wal_->start_interval(interval->period);
+  }
+
+  // A reader takes no lock, so `info`, `root --db` and `prove --db` work
+  // while a writer (in this or another process) appends and checkpoints. It
+  // sees a prefix that holds every insertion acknowledged before it opened:
+  // the log's unwritten tail reads as torn and is left alone. A checkpoint
+  // that replaces `meta` and removes the logs an attempt was reading makes
+  // that attempt fail; it starts again from the new `meta`. An error with
+  // `meta` unchanged is real.
+  void open_read_only() {
+    constexpr int kAttempts = 8;
+    const DbParams requested = params_;
+    for (int attempt = 1;; ++attempt) {
+      params_ = requested;
+      const std::optional<db::Meta> meta = db::detail::read_meta(*env_, dir_);
+      if (!meta)
+        throw Error(Errc::io_error, "no rotortree database in " + dir_ + " (missing " + path(db::kMetaName) + ")");
+      try {
+        recover(*meta);
+        return;
+      } catch (const Error& e) {
+        if (attempt == kAttempts || (e.code() != Errc::corruption && e.code() != Errc::io_error)) throw;
+        const std::optional<db::Meta> now = db::detail::read_meta(*env_, dir_);
+        if (!now || (now->last_seq == meta->last_seq && now->wal_id == meta->wal_id)) throw;
+      }
+    }
+  }
+
+  // Load the checkpoint `meta` describes, verify it if asked, replay the logs.
+  void recover(const db::Meta& meta) {
     owner_ = std::make_shared<Owner>();
     owner_->store = std::make_shared<LevelStore<N>>(MaxDepth + 1);
     epoch_ = std::make_shared<Epoch>();
     epoch_->owner = owner_;
     checkpoint_chunks_.assign(MaxDepth + 1, 0);
     mapped_chunks_.assign(MaxDepth + 1, 0);
-
-    std::optional<db::Meta> meta = db::detail::read_meta(*env_, dir_);
-    if (!meta) {
-      if (config_.read_only || !config_.create_if_missing)
-        throw Error(Errc::io_error, "no rotortree database in " + dir_ + " (missing " + path(db::kMetaName) + ")");
-      create();
-      meta = db::detail::read_meta(*env_, dir_);
-    }
+    mapped_bytes_ = 0;
     // Parameters: an explicit max depth must match; 0 accepts the stored one.
     DbParams wanted = params_;
-    if (config_.max_depth == 0) wanted.max_depth = meta->params.max_depth;
-    db::check_params(meta->params, wanted, path(db::kMetaName));
-    if (meta->params.max_depth > MaxDepth)
-      throw Error(Errc::parameter_mismatch, "max depth " + std::to_string(meta->params.max_depth) +
+    if (config_.max_depth == 0) wanted.max_depth = meta.params.max_depth;
+    db::check_params(meta.params, wanted, path(db::kMetaName));
+    if (meta.params.max_depth > MaxDepth)
+      throw Error(Errc::parameter_mismatch, "max depth " + std::to_string(meta.params.max_depth) +
                                                 " of " + dir_ + " exceeds this build's MaxDepth");
-    params_ = meta->params;
+    params_ = meta.params;
     capacity_ = capacity_for_depth(N, params_.max_depth);
 
-    load_checkpoint(*meta);
+    // The logs first: a reader then has them even if a checkpoint removes
+    // them while it loads the data files (which are never rewritten).
+    const std::vector<LogFile> logs = read_logs(meta);
+    load_checkpoint(meta);
     TreeOptions options = config_.tree;
     options.node_hash = params_.node_hash;
-    if (config_.verify_on_open) verify(*meta, options);
-    tree_type tree(aliased_store(), meta->size, options);
-    checkpoint_seq_ = meta->last_seq;
-    checkpoint_size_ = meta->size;
-    checkpoint_unix_ms_ = meta->unix_ms;
-    replay(*meta, tree);
+    if (config_.verify_on_open) verify(meta, options);
+    tree_type tree(aliased_store(), meta.size, options);
+    checkpoint_seq_ = meta.last_seq;
+    checkpoint_size_ = meta.size;
+    checkpoint_unix_ms_ = meta.unix_ms;
+    replay(meta, tree, logs);
     tree_ = std::make_unique<concurrent_type>(std::move(tree));
-    if (config_.read_only) {
-      lock_.reset();
-      return;
-    }
-    if (const auto* interval = std::get_if<flush::Interval>(&config_.flush))
-      wal_->start_interval(interval->period);
   }
 
   std::shared_ptr<LevelStore<N>> aliased_store() const {
@@ -444,7 +476,13 @@ class RotorTree {
     }
   }
 
-  void replay(const db::Meta& meta, tree_type& tree) {
+  struct LogFile {
+    std::uint64_t id;
+    std::vector<std::uint8_t> bytes;
+  };
+
+  /// The log files from `meta`'s first one on, in order, read whole.
+  std::vector<LogFile> read_logs(const db::Meta& meta) {
     std::vector<std::uint64_t> ids;
     for (const std::string& name : env_->list(dir_)) {
       std::uint64_t id;
@@ -457,14 +495,22 @@ class RotorTree {
     }
     if (!config_.read_only && env_->exists(path(db::kMetaTmpName))) env_->remove(path(db::kMetaTmpName));
     std::sort(ids.begin(), ids.end());
+    std::vector<LogFile> logs;
+    for (std::uint64_t id : ids) logs.push_back({id, db::read_whole_file(*env_, path(db::wal_name(id)))});
+    return logs;
+  }
+
+  void replay(const db::Meta& meta, tree_type& tree, const std::vector<LogFile>& logs) {
     std::uint64_t expected = meta.last_seq + 1;
     std::uint64_t append_id = 0, append_bytes = 0;
+    std::vector<std::uint64_t> ids;
+    for (const LogFile& log : logs) ids.push_back(log.id);
     for (std::size_t k = 0; k < ids.size(); ++k) {
       const std::string file = path(db::wal_name(ids[k]));
       const bool last = k + 1 == ids.size();
       if (ids[k] != meta.wal_id + k)
         throw Error(Errc::corruption, "log file " + path(db::wal_name(meta.wal_id + k)) + " is missing (found " + file + ")");
-      const auto bytes = db::read_whole_file(*env_, file);
+      const auto& bytes = logs[k].bytes;
       const db::WalScan scan = db::scan_wal(bytes, file, params_, expected);
       if (scan.header_torn) {
         if (!last) throw Error(Errc::corruption, "corrupted " + file + " at byte offset 0: truncated header");

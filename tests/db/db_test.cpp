@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -227,6 +229,81 @@ TEST(Db, LockAcrossProcesses) {
   fs::remove_all(dir);
 }
 
+
+// Read-only opens take no lock: while a writer appends, flushes and
+// checkpoints (replacing meta, removing logs), every reader sees a whole
+// number of batches holding at least what was acknowledged before it opened,
+// with exactly the root of that prefix.
+TEST(Db, ReadersOpenWhileAWriterAppendsAndCheckpoints) {
+  const auto dir = fs::temp_directory_path() / ("rotortree-readers-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  std::mt19937_64 rng(21);
+  std::vector<std::size_t> batches;
+  std::size_t total = 0;
+  while (total < 400000) {
+    batches.push_back(rng() % 4 == 0 ? 1 : 1 + rng() % 3000);
+    total += batches.back();
+  }
+  const auto leaves = make_leaves(total, 22);
+  std::map<std::uint64_t, Node> root_at;  // the root at every batch boundary
+  {
+    Model model(TreeOptions{.threads = 1});
+    std::uint64_t at = 0;
+    for (std::size_t b : batches) {
+      model.insert_many(std::span<const Node>(leaves.data() + at, b));
+      at += b;
+      root_at[at] = *model.root();
+    }
+  }
+  DbConfig writer_config = test_config(nullptr);
+  writer_config.flush = flush::Interval{std::chrono::milliseconds(1)};
+  writer_config.checkpoint = checkpoint::EveryNEntries{8};
+  std::atomic<std::uint64_t> acked{0};
+  std::atomic<bool> done{false};
+  {
+    Db writer(dir, writer_config);
+    std::thread writing([&] {
+      std::uint64_t at = 0;
+      for (std::size_t b : batches) {
+        auto result = writer.insert_many(std::span<const Node>(leaves.data() + at, b));
+        at += b;
+        result.token.wait();
+        acked.store(at);
+      }
+      done.store(true);
+    });
+    DbConfig reader_config = test_config(nullptr);
+    reader_config.read_only = true;
+    unsigned reads = 0, nonempty = 0;
+    while (!done.load() || reads < 5) {
+      const std::uint64_t before = acked.load();
+      Db reader(dir, reader_config);
+      const std::uint64_t size = reader.size();
+      ASSERT_GE(size, before);
+      if (size > 0) {
+        ASSERT_TRUE(root_at.count(size)) << "size " << size << " is not a batch boundary";
+        ASSERT_EQ(*reader.root(), root_at[size]) << "size " << size;
+        const InclusionProof proof = reader.prove(size / 2);
+        ASSERT_TRUE(verify(proof, root_at[size]).valid);
+        ++nonempty;
+      }
+      EXPECT_THROW(reader.insert(leaves[0]), Error);  // read-only
+      ++reads;
+    }
+    writing.join();
+    EXPECT_GE(nonempty, 3u);
+  }
+  DbConfig reader_config = test_config(nullptr);
+  reader_config.read_only = true;
+  Db reader(dir, reader_config);
+  EXPECT_EQ(reader.size(), total);
+  EXPECT_EQ(*reader.root(), root_at[total]);
+  reader.close();
+  fs::remove_all(dir);
+  // A reader creates nothing: a missing database is an error, not a new directory.
+  EXPECT_THROW({ Db missing(dir, reader_config); }, Error);
+  EXPECT_FALSE(fs::exists(dir));
+}
 TEST(Db, BatchTooLargeForOneFrameIsSplit) {
   db::FaultInjectionEnv env;
   const auto leaves = make_leaves((db::kMaxFramePayload / 32) + 5, 3);

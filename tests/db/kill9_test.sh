@@ -2,6 +2,9 @@
 # kill -9 loop against `rotortree insert --ack`: after every kill the database
 # must hold at least the last acknowledged size, and its root must equal the
 # root of the same prefix computed in memory by `rotortree root --leaves`.
+# Before each kill a reader (`root --db`, which takes no lock) opens the live
+# database: it must see at least what was acknowledged before it, with the
+# right root.
 # Usage: kill9_test.sh PATH/TO/rotortree [CYCLES]
 set -euo pipefail
 BIN=${1:?usage: kill9_test.sh PATH/TO/rotortree [CYCLES]}
@@ -16,9 +19,16 @@ for cycle in $(seq 1 "$CYCLES"); do
   head -c $((32 * 200000)) /dev/urandom > "$WORK/batch.bin"
   before=$(wc -c < "$ALL")
   cat "$WORK/batch.bin" >> "$ALL"
-  "$BIN" insert "$DB" --leaves "$WORK/batch.bin" --batch 5000 --ack > "$WORK/acks.txt" &
+  # Fed one 5000-leaf batch every 10 ms, so that the kill and the reader
+  # find the insertion under way.
+  for piece in $(seq 0 39); do
+    dd if="$WORK/batch.bin" bs=160000 skip="$piece" count=1 status=none; sleep 0.01
+  done 2>/dev/null | "$BIN" insert "$DB" --leaves - --batch 5000 --ack > "$WORK/acks.txt" &
   pid=$!
   sleep "0.$(( RANDOM % 40 ))"
+  acked_live=$(tail -n 1 "$WORK/acks.txt" | awk '$1=="ack"{print $2}')
+  acked_live=${acked_live:-$((before / 32))}
+  read -r live_size live_root < <("$BIN" root --db "$DB" || echo "fail")
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   acked=$(tail -n 1 "$WORK/acks.txt" | awk '$1=="ack"{print $2}')
@@ -27,6 +37,15 @@ for cycle in $(seq 1 "$CYCLES"); do
   if (( size < acked )); then
     echo "cycle $cycle: database has $size leaves, $acked were acknowledged" >&2; exit 1
   fi
+  if [[ "$live_size" == fail ]] || (( live_size < acked_live )); then
+    echo "cycle $cycle: a live reader saw ${live_size} leaves, $acked_live were acknowledged" >&2; exit 1
+  fi
+  if (( live_size > 0 )); then
+    expected=$("$BIN" root --leaves "$ALL" --at "$live_size" | awk '{print $2}')
+    if [[ "$live_root" != "$expected" ]]; then
+      echo "cycle $cycle: live reader root $live_root at size $live_size, expected $expected" >&2; exit 1
+    fi
+  fi
   # Leaves past the database size were never applied: cut them from the history.
   truncate -s $((size * 32)) "$ALL"
   if (( size == 0 )); then echo "cycle $cycle: empty"; continue; fi
@@ -34,6 +53,6 @@ for cycle in $(seq 1 "$CYCLES"); do
   if [[ "$root" != "$expected" ]]; then
     echo "cycle $cycle: root $root at size $size, expected $expected" >&2; exit 1
   fi
-  echo "cycle $cycle: acked $acked, recovered $size, root ok"
+  echo "cycle $cycle: live reader $live_size (acked $acked_live), acked $acked, recovered $size, roots ok"
 done
-echo "kill -9: $CYCLES cycles, no acknowledged leaf lost, every root correct"
+echo "kill -9: $CYCLES cycles, no acknowledged leaf lost, every root correct, live readers consistent"
