@@ -1,57 +1,19 @@
 // Database commands: init, insert, info, checkpoint; and --db for root/prove/consistency.
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "rotortree/any_db.hpp"
 
 namespace rotortree::cli {
 namespace {
-
-std::uint64_t parse_count(const std::string& text, const std::string& option) {
-  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
-    throw Error(Errc::invalid_argument, option + " expects a positive integer, got '" + text + "'");
-  return std::stoull(text);
-}
-
-/// Stream 32-byte leaves from a file or "-" in batches.
-template <class Fn>
-void read_leaves(const std::string& path, std::size_t batch, Fn&& consume) {
-  FILE* in = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
-  if (!in) throw Error(Errc::io_error, "cannot open leaf file '" + path + "': " + std::strerror(errno));
-  struct Closer {
-    FILE* f;
-    bool owned;
-    ~Closer() {
-      if (owned) std::fclose(f);
-    }
-  } closer{in, in != stdin};
-  std::vector<Node> buffer(batch);
-  std::uint64_t total = 0;
-  for (;;) {
-    const std::size_t bytes = std::fread(buffer.data(), 1, batch * sizeof(Node), in);
-    if (bytes % sizeof(Node) != 0)
-      throw Error(Errc::invalid_argument, "leaf input " + (path == "-" ? std::string("standard input") : "'" + path + "'") +
-                                              " has a length that is not a multiple of 32 (" +
-                                              std::to_string(total * 32 + bytes) + " bytes)");
-    if (bytes > 0) {
-      consume(std::span<const Node>(buffer.data(), bytes / sizeof(Node)));
-      total += bytes / sizeof(Node);
-    }
-    if (bytes < batch * sizeof(Node)) {
-      if (std::ferror(in)) throw Error(Errc::io_error, "cannot read leaf input '" + path + "'");
-      break;
-    }
-  }
-}
 
 std::string iso_time(std::uint64_t unix_ms) {
   if (unix_ms == 0) return "never";
@@ -96,10 +58,10 @@ void register_db_commands(CLI::App& app) {
     cmd->add_option("--node-hash", *node_hash, "lean-imt or tagged (default lean-imt)");
     cmd->callback([=] {
       DbParams params;
-      params.arity = static_cast<unsigned>(parse_count(*arity, "--arity"));
+      params.arity = static_cast<unsigned>(parse_u64(*arity, "--arity"));
       if (!is_runtime_arity(params.arity))
         throw Error(Errc::invalid_argument, "unsupported arity " + *arity + " (expected 2, 3, 4, 8 or 16)");
-      const auto depth = parse_count(*max_depth, "--max-depth");
+      const auto depth = parse_u64(*max_depth, "--max-depth");
       if (depth < 1 || depth > 32) throw Error(Errc::invalid_argument, "--max-depth must be in 1..32, got " + *max_depth);
       params.max_depth = static_cast<unsigned>(depth);
       params.hash = parse_hash_id(*hash);
@@ -121,7 +83,7 @@ void register_db_commands(CLI::App& app) {
     cmd->add_flag("--durable", *durable, "Wait until every batch is on stable storage");
     cmd->add_flag("--ack", *ack, "After each durable batch print 'ack SIZE ROOTHEX'");
     cmd->callback([=] {
-      const auto b = parse_count(*batch, "--batch");
+      const auto b = parse_u64(*batch, "--batch");
       if (b == 0 || b > (std::uint64_t{1} << 26)) throw Error(Errc::invalid_argument, "--batch must be in 1..67108864");
       DbConfig config = cli_config();
       config.flush = flush::Interval{};
@@ -131,7 +93,7 @@ void register_db_commands(CLI::App& app) {
       const auto start = std::chrono::steady_clock::now();
       const std::uint64_t first_size = db->size();
       std::uint64_t inserted = 0;
-      read_leaves(*leaves, static_cast<std::size_t>(b), [&](std::span<const Node> chunk) {
+      read_leaf_batches(*leaves, static_cast<std::size_t>(b), [&](std::span<const Node> chunk) {
         auto result = db->insert_many(chunk);
         inserted += chunk.size();
         if (*durable || *ack) result.token.wait();

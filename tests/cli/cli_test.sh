@@ -323,5 +323,57 @@ expect_exit 2 "verify given a consistency proof" verify "$WORK/c.json"
 expect_exit 2 "verify-consistency given an inclusion proof" verify-consistency "$WORK/p.json"
 expect_exit 2 "verify-consistency binary garbage" verify-consistency "$WORK/garbage2.bin"
 
+# --- the database commands (issue: init, insert, info, checkpoint, --db) ------------
+DB="$WORK/db"
+run init "$DB" --arity 4
+[[ $RC -eq 0 ]] && pass || fail "init: exit $RC"
+run insert "$DB" --leaves "$LEAVES" --batch 300 --ack
+if [[ $RC -ne 0 ]]; then
+  fail "insert --ack: exit $RC"
+else
+  # One ack per durable batch: 300, 600, 900, 1000, each with that prefix's root.
+  acks_ok=1
+  while read -r word size root; do
+    [[ "$word" == ack && "$root" == "$("$BIN" root --leaves "$LEAVES" --at "$size" | cut -d' ' -f2)" ]] || acks_ok=0
+  done <"$OUT"
+  [[ $acks_ok -eq 1 && "$(cut -d' ' -f2 "$OUT" | tr '\n' ' ')" == "300 600 900 1000 " ]] && pass \
+    || fail "insert --ack: expected 'ack SIZE ROOT' for 300 600 900 1000 with their roots"
+fi
+expect_output "root --db" "$("$BIN" root --leaves "$LEAVES")" root --db "$DB"
+expect_output "root --db --at" "$("$BIN" root --leaves "$LEAVES" --at 1,17,999)" root --db "$DB" --at 1,17,999
+expect_output "prove --db" "$("$BIN" prove --leaves "$LEAVES" --index 5)" prove --db "$DB" --index 5
+expect_output "prove --db --size" "$("$BIN" prove --leaves "$LEAVES" --index 5 --size 17)" \
+  prove --db "$DB" --index 5 --size 17
+expect_output "consistency --db" "$("$BIN" consistency --leaves "$LEAVES" --old-size 10)" \
+  consistency --db "$DB" --old-size 10
+json_field() { "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+run info "$DB" --json
+[[ $RC -eq 0 && "$(json_field "$OUT" size)" == 1000 && "$(json_field "$OUT" arity)" == 4 \
+   && "$(json_field "$OUT" root)" == "$("$BIN" root --leaves "$LEAVES" | cut -d' ' -f2)" ]] && pass \
+  || fail "info --json: size, arity or root wrong"
+run checkpoint "$DB"
+[[ $RC -eq 0 ]] && pass || fail "checkpoint: exit $RC"
+run info "$DB" --json
+[[ "$(json_field "$OUT" checkpoint_size)" == 1000 ]] && pass || fail "info after checkpoint: checkpoint_size"
+# Bad input changes nothing.
+# Two whole batches, then 4 stray bytes: refused before the first batch.
+head -c $((600 * 32 + 4)) "$LEAVES" >"$WORK/bad.bin"
+expect_exit 2 "insert: length not a multiple of 32" insert "$DB" --leaves "$WORK/bad.bin" --batch 300
+grep -q "19204 bytes" "$ERR" || fail "insert of a 19204-byte file: the message does not give the length"
+expect_exit 2 "insert: --batch 0" insert "$DB" --leaves "$LEAVES" --batch 0
+expect_exit 2 "insert: into a missing database" insert "$WORK/no-db" --leaves "$LEAVES"
+expect_exit 2 "init: arity 8 over an arity-4 database" init "$DB" --arity 8
+grep -q "arity" "$ERR" || fail "init with a conflicting arity: the message does not name it"
+expect_exit 2 "init: --max-depth 0" init "$WORK/db0" --max-depth 0
+expect_output "root --db after refused writes" "$("$BIN" root --leaves "$LEAVES")" root --db "$DB"
+# Max depth: 4^2 = 16 leaves fit; 17 are refused whole.
+run init "$WORK/small" --max-depth 2
+head -c $((17 * 32)) "$LEAVES" >"$WORK/seventeen.bin"
+expect_exit 2 "insert past --max-depth" insert "$WORK/small" --leaves "$WORK/seventeen.bin"
+run info "$WORK/small" --json
+[[ "$(json_field "$OUT" size)" == 0 ]] && pass || fail "a batch past max depth changed the database"
+head -c $((16 * 32)) "$LEAVES" | "$BIN" insert "$WORK/small" --leaves - >/dev/null 2>&1
+expect_output "16 leaves fit max depth 2" "$("$BIN" root --leaves "$LEAVES" --at 16)" root --db "$WORK/small"
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
