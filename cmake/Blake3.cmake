@@ -36,7 +36,26 @@ endif()
 # installed static librotortree.a needs no extra archive.
 add_library(rotortree_blake3 OBJECT ${_blake3_sources})
 target_include_directories(rotortree_blake3 PUBLIC "$<BUILD_INTERFACE:${_b3}>")
-target_compile_definitions(rotortree_blake3 PUBLIC ${_blake3_defs})
+# Every external symbol of the BLAKE3 objects gets a rotortree_ prefix (the
+# C, and the assembly through the preprocessor), so that librotortree links
+# beside another copy of BLAKE3, such as the Rust crate's, without clashes.
+# PUBLIC: the library and the tests that call BLAKE3 directly see the same
+# names; consumers of the installed library never see these headers.
+set(_blake3_symbols
+  blake3_version blake3_hasher_init blake3_hasher_init_keyed blake3_hasher_init_derive_key
+  blake3_hasher_init_derive_key_raw blake3_hasher_update blake3_hasher_finalize
+  blake3_hasher_finalize_seek blake3_hasher_reset blake3_simd_degree
+  blake3_compress_in_place blake3_compress_xof blake3_hash_many)
+foreach(_kernel portable sse2 sse41 avx2 avx512 neon)
+  foreach(_function compress_in_place compress_xof hash_many)
+    list(APPEND _blake3_symbols blake3_${_function}_${_kernel} _blake3_${_function}_${_kernel})
+  endforeach()
+endforeach()
+set(_blake3_renames "")
+foreach(_symbol IN LISTS _blake3_symbols)
+  list(APPEND _blake3_renames "${_symbol}=rotortree_${_symbol}")
+endforeach()
+target_compile_definitions(rotortree_blake3 PUBLIC ${_blake3_defs} ${_blake3_renames})
 set_target_properties(rotortree_blake3 PROPERTIES POSITION_INDEPENDENT_CODE ON C_STANDARD 99)
 # Sanitizers have nothing to say about the vendor's assembly; keep its C quiet too.
 target_compile_options(rotortree_blake3 PRIVATE -w)
