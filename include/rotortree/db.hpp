@@ -300,6 +300,7 @@ class RotorTree {
     epoch_->owner = owner_;
     checkpoint_chunks_.assign(MaxDepth + 1, 0);
     mapped_chunks_.assign(MaxDepth + 1, 0);
+    chunk_crcs_.assign(MaxDepth + 1, {});
     mapped_bytes_ = 0;
     // Parameters: an explicit max depth must match; 0 accepts the stored one.
     DbParams wanted = params_;
@@ -343,21 +344,30 @@ class RotorTree {
     db::detail::write_atomically(*env_, dir_, db::kMetaName, bytes);
   }
 
+  // Chunks read into memory are checked against their CRC32C as they are
+  // read (cache-hot). Mapped chunks are not read at open (that is the point
+  // of mapping them): verify_on_open checks those. A version-1 record has
+  // no checksums: they are computed here and written by the next checkpoint.
   void load_checkpoint(const db::Meta& meta) {
     if (meta.size == 0) return;
     LevelStore<N>& store = *owner_->store;
     const unsigned depth = depth_for_size(meta.size, N);
+    const bool have_crcs = !meta.chunk_crcs.empty();
     for (unsigned l = 0; l <= depth; ++l) {
       const std::uint64_t length = db::level_length(meta.size, N, l);
       const std::uint64_t full = db::full_chunks(length, N);
+      std::vector<std::uint32_t>& crcs = chunk_crcs_[l];
+      if (have_crcs) crcs = meta.chunk_crcs[l];
       for (std::uint64_t first = 0; first < full; first += kShardChunks) {
         const std::uint64_t count = std::min<std::uint64_t>(kShardChunks, full - first);
         const std::string file = path(db::data_name(l, first / kShardChunks));
         if (l < config_.pin_above_level) {
           auto region = env_->map(file, 0, count * kChunkBytes);
-          for (std::uint64_t c = 0; c < count; ++c)
-            store.append_external_chunk(
-                l, reinterpret_cast<Node*>(const_cast<std::uint8_t*>(region->data()) + c * kChunkBytes));
+          for (std::uint64_t c = 0; c < count; ++c) {
+            const std::uint8_t* chunk = region->data() + c * kChunkBytes;
+            store.append_external_chunk(l, reinterpret_cast<Node*>(const_cast<std::uint8_t*>(chunk)));
+            if (!have_crcs) crcs.push_back(db::crc32c(chunk, kChunkBytes));
+          }
           owner_->maps.push_back(std::move(region));
           mapped_bytes_ += count * kChunkBytes;
         } else {
@@ -368,6 +378,13 @@ class RotorTree {
             if (handle->read_at(c * kChunkBytes, {chunk, kChunkBytes}) != kChunkBytes)
               throw Error(Errc::corruption, "data file " + file + " is shorter than its checkpoint says (" +
                                                 std::to_string((c + 1) * kChunkBytes) + " bytes needed)");
+            const std::uint32_t crc = db::crc32c(chunk, kChunkBytes);
+            if (!have_crcs)
+              crcs.push_back(crc);
+            else if (crc != crcs[first + c])
+              throw Error(Errc::corruption, "corrupted " + file + " at byte offset " + std::to_string(c * kChunkBytes) +
+                                                ": checksum mismatch in chunk " + std::to_string(first + c) +
+                                                " of level " + std::to_string(l));
           }
         }
       }
@@ -630,6 +647,7 @@ class RotorTree {
     meta.wal_id = wal_id;
     meta.unix_ms = db::detail::now_unix_ms();
     std::vector<std::uint64_t> full_after(MaxDepth + 1, 0);
+    std::vector<std::vector<std::uint32_t>> crcs_after = chunk_crcs_;  // taken over once meta is written
     if (meta.size > 0) {
       meta.root = *snap.root();
       std::map<std::uint64_t, std::unique_ptr<db::File>> files;  // key: level << 40 | shard
@@ -648,11 +666,15 @@ class RotorTree {
           if (!file) file = env_->open(path(db::data_name(l, shard)), db::OpenMode::create);
           const std::uint64_t stop = std::min({full, (c / kRunChunks + 1) * kRunChunks, (shard + 1) * kShardChunks});
           run.clear();
-          for (std::uint64_t k = c; k < stop; ++k)
-            run.emplace_back(reinterpret_cast<const std::uint8_t*>(store.chunk_of(l, k * kChunkNodes)), kChunkBytes);
+          for (std::uint64_t k = c; k < stop; ++k) {
+            const auto* chunk = reinterpret_cast<const std::uint8_t*>(store.chunk_of(l, k * kChunkNodes));
+            run.emplace_back(chunk, kChunkBytes);
+            crcs_after[l].push_back(db::crc32c(chunk, kChunkBytes));
+          }
           file->write_gather((c % kShardChunks) * kChunkBytes, run);
           c = stop;
         }
+        meta.chunk_crcs.push_back(crcs_after[l]);
         std::vector<Node> tail;
         for (std::uint64_t i = full * kChunkNodes; i < length; ++i) tail.push_back(snap.node(l, i));
         meta.tails.push_back(std::move(tail));
@@ -670,6 +692,7 @@ class RotorTree {
     } catch (const Error&) {
     }
     for (unsigned l = 0; l <= MaxDepth; ++l) checkpoint_chunks_[l] = std::max(checkpoint_chunks_[l], full_after[l]);
+    chunk_crcs_ = std::move(crcs_after);
     std::lock_guard lock(stats_mutex_);
     checkpoint_size_ = meta.size;
     checkpoint_unix_ms_ = meta.unix_ms;
@@ -740,6 +763,8 @@ class RotorTree {
   std::uint64_t recovered_seq_ = 0;
   mutable std::mutex stats_mutex_;
   std::uint64_t checkpoint_size_ = 0, checkpoint_unix_ms_ = 0, mapped_bytes_ = 0;
+  /// CRC32C of every checkpointed full chunk, per level (written into meta).
+  std::vector<std::vector<std::uint32_t>> chunk_crcs_;
   bool closed_ = false;
 };
 

@@ -177,12 +177,20 @@ std::uint64_t full_chunks(std::uint64_t length, unsigned arity) {
 }
 
 std::vector<std::uint8_t> encode_meta(const Meta& meta) {
-  std::size_t tail_nodes = 0;
+  std::size_t tail_nodes = 0, chunks = 0;
   for (const auto& t : meta.tails) tail_nodes += t.size();
-  std::vector<std::uint8_t> out(104 + tail_nodes * 32 + 4, 0);
+  if (meta.chunk_crcs.size() != meta.tails.size())
+    throw Error(Errc::invalid_argument, "metadata record: chunk checksums for " + std::to_string(meta.chunk_crcs.size()) +
+                                            " levels, tails for " + std::to_string(meta.tails.size()));
+  for (unsigned l = 0; l < meta.chunk_crcs.size(); ++l) {
+    if (meta.chunk_crcs[l].size() != full_chunks(level_length(meta.size, meta.params.arity, l), meta.params.arity))
+      throw Error(Errc::invalid_argument, "metadata record: wrong chunk checksum count for level " + std::to_string(l));
+    chunks += meta.chunk_crcs[l].size();
+  }
+  std::vector<std::uint8_t> out(104 + tail_nodes * 32 + chunks * 4 + 4, 0);
   std::uint8_t* p = out.data();
   std::memcpy(p, kMetaMagic, 8);
-  put32(p + 8, kFormatVersion);
+  put32(p + 8, kMetaVersion);
   put_params(p + 12, meta.params);
   put64(p + 24, meta.size);
   put64(p + 32, meta.last_seq);
@@ -198,6 +206,11 @@ std::vector<std::uint8_t> encode_meta(const Meta& meta) {
     if (!t.empty()) std::memcpy(p + at, t.data(), t.size() * 32);
     at += t.size() * 32;
   }
+  for (const auto& level : meta.chunk_crcs)
+    for (std::uint32_t crc : level) {
+      put32(p + at, crc);
+      at += 4;
+    }
   put32(p + at, crc32c(p, at));
   return out;
 }
@@ -208,7 +221,8 @@ Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file) {
   if (std::memcmp(p, kMetaMagic, 8) != 0) corrupt(file, 0, "not a rotortree checkpoint (bad magic)");
   const std::size_t body = bytes.size() - 4;
   if (crc32c(p, body) != get32(p + body)) corrupt(file, body, "metadata checksum mismatch");
-  if (get32(p + 8) != kFormatVersion) corrupt(file, 8, "unsupported checkpoint format version");
+  const std::uint32_t version = get32(p + 8);
+  if (version != 1 && version != kMetaVersion) corrupt(file, 8, "unsupported checkpoint format version");
   Meta meta;
   meta.params = get_params(p + 12, file, 12);
   meta.size = get64(p + 24);
@@ -232,6 +246,18 @@ Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file) {
     meta.tails.emplace_back(tail);
     if (tail > 0) std::memcpy(meta.tails.back().data(), p + at, tail * 32);
     at += tail * 32;
+  }
+  if (version >= 2) {
+    for (unsigned l = 0; l < levels; ++l) {
+      const std::uint64_t chunks = full_chunks(level_length(meta.size, arity, l), arity);
+      if (chunks > (body - at) / 4)
+        corrupt(file, at, "metadata record truncated in the chunk checksums of level " + std::to_string(l));
+      auto& crcs = meta.chunk_crcs.emplace_back(chunks);
+      for (auto& crc : crcs) {
+        crc = get32(p + at);
+        at += 4;
+      }
+    }
   }
   if (at != body) corrupt(file, at, "trailing bytes in the metadata record");
   if (levels > 0 && meta.tails[depth][0] != meta.root) corrupt(file, 72, "root differs from the top level");

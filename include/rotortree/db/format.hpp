@@ -27,7 +27,10 @@ struct DbParams {
 /// Throws Error(parameter_mismatch) naming the first differing field.
 void check_params(const DbParams& stored, const DbParams& wanted, const std::string& file);
 
-inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr std::uint32_t kFormatVersion = 1;  ///< of the log
+/// Of the metadata record: 2 adds a CRC32C of every full chunk of the data
+/// files. Version 1 records (no checksums) are still read.
+inline constexpr std::uint32_t kMetaVersion = 2;
 inline constexpr std::size_t kWalHeaderBytes = 48;
 inline constexpr std::size_t kFrameHeaderBytes = 20;
 inline constexpr std::size_t kFrameTrailerBytes = 4;
@@ -85,6 +88,9 @@ struct Meta {
   Node root{};                        ///< zero for an empty tree
   /// Tail of every level 0..depth: nodes after the level's last full chunk.
   std::vector<std::vector<Node>> tails;
+  /// CRC32C of every full chunk of every level 0..depth, in chunk order
+  /// (encode requires it; decode leaves it empty for a version-1 record).
+  std::vector<std::vector<std::uint32_t>> chunk_crcs;
 };
 /// Length of `level` of a tree of `size` leaves, and its full (immutable,
 /// stored in data files) chunk count: every chunk before the one holding the
