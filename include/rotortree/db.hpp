@@ -318,7 +318,7 @@ class RotorTree {
     load_checkpoint(meta);
     TreeOptions options = config_.tree;
     options.node_hash = params_.node_hash;
-    if (config_.verify_on_open) verify(meta, options);
+    if (config_.verify_on_open) verify(meta);
     tree_type tree(aliased_store(), meta.size, options);
     checkpoint_seq_ = meta.last_seq;
     checkpoint_size_ = meta.size;
@@ -344,20 +344,30 @@ class RotorTree {
     db::detail::write_atomically(*env_, dir_, db::kMetaName, bytes);
   }
 
+  /// The hashing threads' pool, for the parallel parts of opening.
+  std::shared_ptr<const Executor> open_executor() const {
+    if (config_.tree.threads == 0) return Executor::shared_default();
+    if (config_.tree.threads > 1) return std::make_shared<const Executor>(config_.tree.threads);
+    return nullptr;
+  }
+
   // Chunks read into memory are checked against their CRC32C as they are
-  // read (cache-hot). Mapped chunks are not read at open (that is the point
-  // of mapping them): verify_on_open checks those. A version-1 record has
-  // no checksums: they are computed here and written by the next checkpoint.
+  // read (cache-hot), in parallel work units: copying into fresh memory, not
+  // the checksum, is what costs. Mapped chunks are not read at open (that is
+  // the point of mapping them): verify_on_open checks those. A version-1
+  // record has no checksums: they are computed here and written by the next
+  // checkpoint.
   void load_checkpoint(const db::Meta& meta) {
     if (meta.size == 0) return;
     LevelStore<N>& store = *owner_->store;
     const unsigned depth = depth_for_size(meta.size, N);
     const bool have_crcs = !meta.chunk_crcs.empty();
+    const std::shared_ptr<const Executor> executor = open_executor();
     for (unsigned l = 0; l <= depth; ++l) {
       const std::uint64_t length = db::level_length(meta.size, N, l);
       const std::uint64_t full = db::full_chunks(length, N);
       std::vector<std::uint32_t>& crcs = chunk_crcs_[l];
-      if (have_crcs) crcs = meta.chunk_crcs[l];
+      crcs = have_crcs ? meta.chunk_crcs[l] : std::vector<std::uint32_t>(full);
       for (std::uint64_t first = 0; first < full; first += kShardChunks) {
         const std::uint64_t count = std::min<std::uint64_t>(kShardChunks, full - first);
         const std::string file = path(db::data_name(l, first / kShardChunks));
@@ -366,27 +376,50 @@ class RotorTree {
           for (std::uint64_t c = 0; c < count; ++c) {
             const std::uint8_t* chunk = region->data() + c * kChunkBytes;
             store.append_external_chunk(l, reinterpret_cast<Node*>(const_cast<std::uint8_t*>(chunk)));
-            if (!have_crcs) crcs.push_back(db::crc32c(chunk, kChunkBytes));
+            if (!have_crcs) crcs[first + c] = db::crc32c(chunk, kChunkBytes);
           }
           owner_->maps.push_back(std::move(region));
           mapped_bytes_ += count * kChunkBytes;
-        } else {
-          store.reserve(l, (first + count) * kChunkNodes);
-          auto handle = env_->open(file, db::OpenMode::read);
-          for (std::uint64_t c = 0; c < count; ++c) {
+          continue;
+        }
+        store.reserve(l, (first + count) * kChunkNodes);
+        auto handle = env_->open(file, db::OpenMode::read);
+        // The failure of the lowest chunk is reported, whatever the order of the work units.
+        std::mutex failure_mutex;
+        std::uint64_t failed_chunk = UINT64_MAX;
+        std::optional<Error> failure;
+        auto fail = [&](std::uint64_t c, Error error) {
+          std::lock_guard lock(failure_mutex);
+          if (c < failed_chunk) {
+            failed_chunk = c;
+            failure = std::move(error);
+          }
+        };
+        auto read = [&](std::size_t begin, std::size_t end) {
+          for (std::uint64_t c = begin; c < end; ++c) {
             auto* chunk = reinterpret_cast<std::uint8_t*>(store.writable(l, (first + c) * kChunkNodes));
-            if (handle->read_at(c * kChunkBytes, {chunk, kChunkBytes}) != kChunkBytes)
-              throw Error(Errc::corruption, "data file " + file + " is shorter than its checkpoint says (" +
-                                                std::to_string((c + 1) * kChunkBytes) + " bytes needed)");
+            try {
+              if (handle->read_at(c * kChunkBytes, {chunk, kChunkBytes}) != kChunkBytes)
+                return fail(c, Error(Errc::corruption, "data file " + file + " is shorter than its checkpoint says (" +
+                                                           std::to_string((c + 1) * kChunkBytes) + " bytes needed)"));
+            } catch (const Error& e) {
+              return fail(c, e);
+            }
             const std::uint32_t crc = db::crc32c(chunk, kChunkBytes);
             if (!have_crcs)
-              crcs.push_back(crc);
+              crcs[first + c] = crc;
             else if (crc != crcs[first + c])
-              throw Error(Errc::corruption, "corrupted " + file + " at byte offset " + std::to_string(c * kChunkBytes) +
-                                                ": checksum mismatch in chunk " + std::to_string(first + c) +
-                                                " of level " + std::to_string(l));
+              return fail(c, Error(Errc::corruption, "corrupted " + file + " at byte offset " +
+                                                         std::to_string(c * kChunkBytes) + ": checksum mismatch in chunk " +
+                                                         std::to_string(first + c) + " of level " + std::to_string(l)));
           }
-        }
+        };
+        constexpr std::size_t kReadGrain = std::max<std::size_t>(1, (std::size_t{1} << 20) / kChunkBytes);  // 1 MiB
+        if (executor && count >= 4 * kReadGrain)
+          executor->for_ranges(0, count, kReadGrain, read);
+        else
+          read(0, count);
+        if (failure) throw *failure;
       }
       checkpoint_chunks_[l] = full;
       mapped_chunks_[l] = full;
@@ -426,7 +459,7 @@ class RotorTree {
   // multi-message kernel into a buffer that stays in L1 and compares it with
   // the stored parents, prefetched during the hashing. The hashing of a full
   // rebuild, without a second tree's memory or a pass of its own for mapping.
-  void verify(const db::Meta& meta, const TreeOptions& options) {
+  void verify(const db::Meta& meta) {
     if (meta.size == 0) return;
     const LevelStore<N>& store = *owner_->store;
     const unsigned depth = depth_for_size(meta.size, N);
@@ -438,11 +471,7 @@ class RotorTree {
     if (store.at(depth, 0) != meta.root)
       throw Error(Errc::corruption, "checkpoint of " + dir_ + " fails verification: the top node " +
                                         to_hex(store.at(depth, 0)) + " differs from the stored root " + to_hex(meta.root));
-    std::shared_ptr<const Executor> executor;
-    if (options.threads == 0)
-      executor = Executor::shared_default();
-    else if (options.threads > 1)
-      executor = std::make_shared<const Executor>(options.threads);
+    const std::shared_ptr<const Executor> executor = open_executor();
     const NodeHash scheme = params_.node_hash;
     constexpr std::size_t kGrain = 2048;  // parents per parallel work unit
     auto mapped_nodes = [&](unsigned level) -> std::uint64_t {

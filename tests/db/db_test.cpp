@@ -454,6 +454,47 @@ TEST(Db, DataFileCorruptionRefusedWithoutVerification) {
   EXPECT_GE(data_files, 2u);
 }
 
+// The same on the parallel load (two threads, work units of 1 MiB): of two
+// damaged chunks the lower one is reported, whichever unit finds its own first.
+TEST(Db, ParallelLoadReportsTheFirstDamagedChunk) {
+  const auto dir = fs::temp_directory_path() / ("rotortree-load-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const auto leaves = make_leaves(300000, 12);  // level 0: 1171 full chunks of 8 KiB
+  DbConfig config = test_config(nullptr);
+  config.tree.threads = 2;
+  {
+    Db db(dir, config);
+    db.insert_many(leaves);
+    db.checkpoint();
+  }
+  const fs::path file = dir / db::data_name(0, 0);
+  constexpr std::uint64_t kChunk = A * 4096;
+  auto flip = [&](std::uint64_t offset) {
+    std::fstream stream(file, std::ios::in | std::ios::out | std::ios::binary);
+    stream.seekg(static_cast<std::streamoff>(offset));
+    const char c = static_cast<char>(stream.get());
+    stream.seekp(static_cast<std::streamoff>(offset));
+    stream.put(static_cast<char>(c ^ 0x04));
+  };
+  {
+    Db db(dir, config);
+    EXPECT_EQ(*db.root(), model_root(leaves, leaves.size()));
+  }
+  flip(1100 * kChunk + 77);
+  flip(300 * kChunk + 5);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    try {
+      Db db(dir, config);
+      FAIL() << "opened with damaged chunks";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::corruption);
+      EXPECT_NE(std::string(e.what()).find("at byte offset " + std::to_string(300 * kChunk) + ": checksum mismatch in chunk 300 of level 0"),
+                std::string::npos) << e.what();
+    }
+  }
+  fs::remove_all(dir);
+}
+
 // A version-1 meta (no chunk checksums) still opens; the next checkpoint
 // writes version 2, whose checksums then catch damage.
 TEST(Db, VersionOneMetaOpensAndIsUpgraded) {
