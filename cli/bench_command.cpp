@@ -408,15 +408,21 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
       if (db.size() != reopen_leaves) throw Error(Errc::corruption, "bench: reopened size differs");
       return seconds;
     };
-    reopen_seconds = time_open(DbConfig{});
     DbConfig mapped;
     mapped.pin_above_level = 33;  // every checkpointed chunk served from the data files
-    reopen_mapped_seconds = time_open(mapped);
     DbConfig verifying;  // verify what a large database is reopened with: mapped levels
     verifying.pin_above_level = 33;
     verifying.verify_on_open = true;
-    reopen_verify_seconds = time_open(verifying);
-    limit_seconds = hash_limit_seconds<H>(groups_hashed(reopen_leaves, reopen_leaves, N), leaves, threads);
+    // Best of three of each, verification and its hashing limit alternately
+    // (as insertion and its limit above): the ratio of two minima.
+    reopen_seconds = reopen_mapped_seconds = reopen_verify_seconds = limit_seconds = 1e300;
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      reopen_seconds = std::min(reopen_seconds, time_open(DbConfig{}));
+      reopen_mapped_seconds = std::min(reopen_mapped_seconds, time_open(mapped));
+      reopen_verify_seconds = std::min(reopen_verify_seconds, time_open(verifying));
+      limit_seconds = std::min(limit_seconds, hash_limit_seconds<H>(groups_hashed(reopen_leaves, reopen_leaves, N),
+                                                                    leaves, threads));
+    }
   }
 
   const double leaves_d = static_cast<double>(options.leaves);
