@@ -250,14 +250,17 @@ class RotorTree {
 
   std::string path(const std::string& name) const { return db::detail::join(dir_, name); }
 
+  Error no_database() const {
+    return Error(Errc::io_error, "no rotortree database in " + dir_ + " (missing " + path(db::kMetaName) + ")");
+  }
+
   void open() {
     if (config_.read_only) return open_read_only();
     env_->create_dir(dir_);
     lock_ = env_->lock(path(db::kLockName));
     std::optional<db::Meta> meta = db::detail::read_meta(*env_, dir_);
     if (!meta) {
-      if (!config_.create_if_missing)
-        throw Error(Errc::io_error, "no rotortree database in " + dir_ + " (missing " + path(db::kMetaName) + ")");
+      if (!config_.create_if_missing) throw no_database();
       create();
       meta = db::detail::read_meta(*env_, dir_);
     }
@@ -279,8 +282,7 @@ class RotorTree {
     for (int attempt = 1;; ++attempt) {
       params_ = requested;
       const std::optional<db::Meta> meta = db::detail::read_meta(*env_, dir_);
-      if (!meta)
-        throw Error(Errc::io_error, "no rotortree database in " + dir_ + " (missing " + path(db::kMetaName) + ")");
+      if (!meta) throw no_database();
       try {
         recover(*meta);
         return;
@@ -549,12 +551,11 @@ class RotorTree {
   void replay(const db::Meta& meta, tree_type& tree, const std::vector<LogFile>& logs) {
     std::uint64_t expected = meta.last_seq + 1;
     std::uint64_t append_id = 0, append_bytes = 0;
-    std::vector<std::uint64_t> ids;
-    for (const LogFile& log : logs) ids.push_back(log.id);
-    for (std::size_t k = 0; k < ids.size(); ++k) {
-      const std::string file = path(db::wal_name(ids[k]));
-      const bool last = k + 1 == ids.size();
-      if (ids[k] != meta.wal_id + k)
+    for (std::size_t k = 0; k < logs.size(); ++k) {
+      const std::uint64_t id = logs[k].id;
+      const std::string file = path(db::wal_name(id));
+      const bool last = k + 1 == logs.size();
+      if (id != meta.wal_id + k)
         throw Error(Errc::corruption, "log file " + path(db::wal_name(meta.wal_id + k)) + " is missing (found " + file + ")");
       const auto& bytes = logs[k].bytes;
       const db::WalScan scan = db::scan_wal(bytes, file, params_, expected);
@@ -563,7 +564,7 @@ class RotorTree {
         if (!config_.read_only) env_->remove(file);  // crashed while creating it: holds nothing
         break;
       }
-      if (scan.header.file_id != ids[k])
+      if (scan.header.file_id != id)
         throw Error(Errc::corruption, "corrupted " + file + " at byte offset 24: header names log " +
                                           std::to_string(scan.header.file_id));
       if (scan.torn && !last)
@@ -580,7 +581,7 @@ class RotorTree {
       }
       expected = scan.next_seq;
       if (last) {
-        append_id = ids[k];
+        append_id = id;
         append_bytes = scan.valid_bytes;
         if (scan.torn && !config_.read_only) {  // an unacknowledged partial write: drop it
           auto handle = env_->open(file, db::OpenMode::read_write);
@@ -595,7 +596,7 @@ class RotorTree {
       wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, append_id, expected, append_bytes, false,
                                              config_.direct_log);
     else  // no log yet, or the last one was torn while being created (and removed)
-      wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, ids.empty() ? meta.wal_id : ids.back(), expected,
+      wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, logs.empty() ? meta.wal_id : logs.back().id, expected,
                                              0, true, config_.direct_log);
   }
 
@@ -676,7 +677,6 @@ class RotorTree {
     meta.wal_id = wal_id;
     meta.unix_ms = db::detail::now_unix_ms();
     std::vector<std::uint64_t> full_after(MaxDepth + 1, 0);
-    std::vector<std::vector<std::uint32_t>> crcs_after = chunk_crcs_;  // taken over once meta is written
     if (meta.size > 0) {
       meta.root = *snap.root();
       std::map<std::uint64_t, std::unique_ptr<db::File>> files;  // key: level << 40 | shard
@@ -689,6 +689,7 @@ class RotorTree {
         // with one page-table entry per 2 MiB instead of one per 4 KiB.
         constexpr std::uint64_t kRunChunks = std::max<std::uint64_t>(1, (std::uint64_t{2} << 20) / kChunkBytes);
         std::vector<std::span<const std::uint8_t>> run;
+        std::vector<std::uint32_t> crcs = chunk_crcs_[l];  // taken over once meta is written
         for (std::uint64_t c = checkpoint_chunks_[l]; c < full;) {
           const std::uint64_t shard = c / kShardChunks;
           auto& file = files[std::uint64_t{l} << 40 | shard];
@@ -698,12 +699,12 @@ class RotorTree {
           for (std::uint64_t k = c; k < stop; ++k) {
             const auto* chunk = reinterpret_cast<const std::uint8_t*>(store.chunk_of(l, k * kChunkNodes));
             run.emplace_back(chunk, kChunkBytes);
-            crcs_after[l].push_back(db::crc32c(chunk, kChunkBytes));
+            crcs.push_back(db::crc32c(chunk, kChunkBytes));
           }
           file->write_gather((c % kShardChunks) * kChunkBytes, run);
           c = stop;
         }
-        meta.chunk_crcs.push_back(crcs_after[l]);
+        meta.chunk_crcs.push_back(std::move(crcs));
         std::vector<Node> tail;
         for (std::uint64_t i = full * kChunkNodes; i < length; ++i) tail.push_back(snap.node(l, i));
         meta.tails.push_back(std::move(tail));
@@ -721,7 +722,8 @@ class RotorTree {
     } catch (const Error&) {
     }
     for (unsigned l = 0; l <= MaxDepth; ++l) checkpoint_chunks_[l] = std::max(checkpoint_chunks_[l], full_after[l]);
-    chunk_crcs_ = std::move(crcs_after);
+    meta.chunk_crcs.resize(MaxDepth + 1);
+    chunk_crcs_ = std::move(meta.chunk_crcs);
     std::lock_guard lock(stats_mutex_);
     checkpoint_size_ = meta.size;
     checkpoint_unix_ms_ = meta.unix_ms;
