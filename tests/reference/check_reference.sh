@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Cross-check: recompute the `lean-imt 2` reference roots with the independent
 # npm implementation (@zk-kit/lean-imt + @noble/hashes blake3) and compare them
-# with the shared fixture.
+# with the reference-roots fixture.
 #
 # Usage: tests/reference/check_reference.sh   (no arguments)
 # Env:   ROTORTREE_REFERENCE_ROOTS  fixture path
-#        (default: <repo root>/../shared/reference-roots.txt)
+#        (default: tests/fixtures/reference-roots.txt, the copy of ../shared's)
 # Exit:  0 all roots match, 1 mismatch or error, 77 skipped (no node/npm,
 #        node too old, npm ci failed, or fixture missing).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$HERE/../.." && pwd)"
-FIXTURE="${ROTORTREE_REFERENCE_ROOTS:-$REPO_ROOT/../shared/reference-roots.txt}"
+FIXTURE="${ROTORTREE_REFERENCE_ROOTS:-$REPO_ROOT/tests/fixtures/reference-roots.txt}"
 SIZES="1,2,3,4,5,9,10,17,100,1000"
 COUNT=1000
 
