@@ -195,10 +195,13 @@ function semaphoreFixture() {
   const ids = Array.from({ length: SEMAPHORE_MEMBERS }, (_, i) => semaphoreIdentity(i));
   ids.forEach((id, i) => {
     const [x, y] = id.publicKey;
+    if (id.commitment !== hash2(x, y)) throw new Error(`identity ${i}: commitment is not poseidon2(public key)`);
     lines.push(`member ${i} ${id.privateKey} ${hex(x)} ${hex(y)} ${hex(id.commitment)}`);
   });
   for (const size of SEMAPHORE_ROOT_SIZES) {
-    const group = new Group(ids.slice(0, size).map((id) => id.commitment));
+    const members = ids.slice(0, size).map((id) => id.commitment);
+    const group = new Group(members);
+    if (group.root !== new LeanIMT(hash2, members).root) throw new Error(`group of ${size}: root is not LeanIMT's`);
     lines.push(`root ${size} ${hex(group.root)}`);
   }
   return lines;
