@@ -4,8 +4,9 @@
 //    @semaphore-protocol (poseidon_fixtures.mjs) and compares it line by line with
 //    the checked-in copy in FIXTURES_DIR.
 // 2. With ROTORTREE (the CLI executable), checks it against the same packages
-//    (SPEC §6, --arity 2 --hash poseidon):
-//    - `root --at` equals the fixture roots and the Semaphore group roots;
+//    (SPEC §6, --arity 2 --hash poseidon unless said):
+//    - `root --at` equals the fixture roots and the Semaphore group roots, and
+//      with --arity 3, 4, 8, 16 the N-ary roots of lean-imt-poseidon-nary.txt;
 //    - `verify PROOF --hash poseidon` accepts every zk-kit proof of the fixture,
 //      rejects it (exit 1) with a changed sibling, leaf or index, and refuses it as
 //      malformed (exit 2) with a value >= p;
@@ -83,8 +84,8 @@ function writeLeaves(path, values) {
   writeFileSync(path, Buffer.from(values.map((v) => v.toString(16).padStart(64, "0")).join(""), "hex"));
 }
 
-function rootLines(leavesPath, sizes) {
-  const r = run(["root", "--leaves", leavesPath, "--arity", "2", "--hash", "poseidon", "--at", sizes.join(",")]);
+function rootLines(leavesPath, sizes, arity = 2) {
+  const r = run(["root", "--leaves", leavesPath, "--arity", String(arity), "--hash", "poseidon", "--at", sizes.join(",")]);
   if (!check(r.status === 0, `${r.cmd}: exit ${r.status}: ${r.stderr}`)) return new Map();
   return new Map(r.stdout.trim().split("\n").map((l) => l.split(" ")).map(([s, h]) => [Number(s), h]));
 }
@@ -99,6 +100,14 @@ function checkCli(tmp) {
   const wantRoots = new Map(dataLines("zkkit-lean-imt-poseidon.txt").map((l) => l.split(" ")).map(([s, h]) => [Number(s), h]));
   const gotRoots = rootLines(leavesPath, [...wantRoots.keys()]);
   for (const [size, root] of wantRoots) check(gotRoots.get(size) === root, `root ${size}: zk-kit ${root}, rotortree ${gotRoots.get(size)}`);
+
+  // N-ary roots with poseidonK.
+  const nary = dataLines("lean-imt-poseidon-nary.txt").map((l) => l.split(" "));
+  for (const arity of new Set(nary.map((f) => f[0]))) {
+    const want = nary.filter((f) => f[0] === arity);
+    const got = rootLines(leavesPath, want.map((f) => f[1]), arity);
+    for (const [, size, root] of want) check(got.get(Number(size)) === root, `root --arity ${arity} ${size}: spec model ${root}, rotortree ${got.get(Number(size))}`);
+  }
 
   // The Semaphore group roots from the identity commitments.
   const semaphore = dataLines("semaphore-group.txt").map((l) => l.split(" "));

@@ -2,8 +2,8 @@
 # Cross-check of Poseidon over BN254 (SPEC §6) with the npm packages
 # poseidon-lite, @zk-kit/lean-imt and @semaphore-protocol/{group,identity}:
 # regenerates tests/fixtures/{poseidon-lite,poseidon-leaves,zkkit-lean-imt-poseidon,
-# zkkit-poseidon-proofs,semaphore-group}.txt and compares them with the checked-in
-# copies; given a rotortree CLI (or a build directory holding cli/rotortree), also
+# zkkit-poseidon-proofs,semaphore-group,lean-imt-poseidon-nary}.txt and compares
+# them with the checked-in copies; given a rotortree CLI (or a build directory holding cli/rotortree), also
 # checks its `root`, `verify --hash poseidon` and `prove --format zk-kit` against
 # those packages (see check_poseidon.mjs).
 #

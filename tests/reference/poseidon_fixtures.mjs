@@ -7,6 +7,7 @@
 //   zkkit-lean-imt-poseidon.txt     lean-imt N=2 roots, hash(a, b) = poseidon2([a, b])
 //   zkkit-poseidon-proofs.txt       LeanIMT generateProof output for (size, index) pairs
 //   semaphore-group.txt             identity commitments and Semaphore group roots
+//   lean-imt-poseidon-nary.txt      N-ary (N = 3, 4, 8, 16) roots with poseidonK
 // NAME is a file name from that list. Everything is deterministic: running this
 // again must reproduce the checked-in tests/fixtures/ byte for byte
 // (check_poseidon.sh does exactly that).
@@ -38,6 +39,14 @@ export const PROOF_CASES = [
   [100, 99], [255, 254], [256, 128], [257, 256], [300, 299], [1000, 0], [1000, 511],
   [1000, 999], [1024, 1023], [1025, 1024], [1025, 700],
 ];
+export const NARY_ARITIES = [3, 4, 8, 16];
+// Sizes 1..33 and N^e - 1, N^e, N^e + 1 up to 750 (a wider Poseidon is dear:
+// poseidon16 costs some 15 poseidon2).
+export function narySizes(n) {
+  const sizes = new Set(Array.from({ length: 33 }, (_, i) => i + 1));
+  for (let e = n; e <= 750; e *= n) [e - 1, e, e + 1].forEach((s) => sizes.add(s));
+  return [...sizes].sort((a, b) => a - b);
+}
 export const SEMAPHORE_MEMBERS = 24;  // an identity costs a Baby Jubjub key derivation (~30 ms)
 export const SEMAPHORE_ROOT_SIZES = [1, 2, 3, 5, 8, 13, 16, 17, 24];
 
@@ -143,6 +152,42 @@ function rootsFixture() {
   return lines;
 }
 
+// The root of the N-ary lean IMT (SPEC §1, node hash lean-imt) with SPEC §6's
+// Poseidon: level by level, a group of k >= 2 nodes -> poseidonK, a group of
+// one lifted. Written from the spec, independently of rotortree's C++.
+export function naryRoot(values, n) {
+  let level = values;
+  while (level.length > 1) {
+    const next = [];
+    for (let j = 0; j < level.length; j += n) {
+      const group = level.slice(j, j + n);
+      next.push(group.length === 1 ? group[0] : poseidon(group));
+    }
+    level = next;
+  }
+  return level[0];
+}
+
+function naryFixture() {
+  const lines = [
+    "# N-ary lean IMT roots with Poseidon (SPEC §1 and §6: a group of k >= 2 nodes hashes to",
+    "# poseidon-lite poseidonK(c_0, ..., c_{k-1}), a group of one is lifted), rotortree",
+    "# --arity N --hash poseidon: `ARITY SIZE ROOTHEX`, 64 lower-case hex digits big-endian.",
+    "# Leaves: tests/fixtures/poseidon-leaves.txt. Computed level by level from the spec in",
+    "# tests/reference/poseidon_fixtures.mjs, whose N=2 roots equal @zk-kit/lean-imt's.",
+  ];
+  const all = leaves(LEAVES_IN_FILE);
+  const zkkit = new LeanIMT(hash2);
+  for (let size = 1; size <= 64; size++) {
+    zkkit.insert(all[size - 1]);
+    if (naryRoot(all.slice(0, size), 2) !== zkkit.root) throw new Error(`naryRoot(N=2) differs from zk-kit at ${size}`);
+  }
+  for (const n of NARY_ARITIES) {
+    for (const size of narySizes(n)) lines.push(`${n} ${size} ${hex(naryRoot(all.slice(0, size), n))}`);
+  }
+  return lines;
+}
+
 // A LeanIMTMerkleProof as JSON with bigints as decimal strings, keys in
 // generateProof's order: {"root","leaf","index","siblings"}.
 export function proofJson(proof) {
@@ -209,6 +254,7 @@ export const FIXTURES = {
   "zkkit-lean-imt-poseidon.txt": rootsFixture,
   "zkkit-poseidon-proofs.txt": proofsFixture,
   "semaphore-group.txt": semaphoreFixture,
+  "lean-imt-poseidon-nary.txt": naryFixture,
 };
 
 function main() {
