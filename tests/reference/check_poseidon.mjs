@@ -86,7 +86,7 @@ function writeLeaves(path, values) {
 
 function rootLines(leavesPath, sizes, arity = 2) {
   const r = run(["root", "--leaves", leavesPath, "--arity", String(arity), "--hash", "poseidon", "--at", sizes.join(",")]);
-  if (!check(r.status === 0, `${r.cmd}: exit ${r.status}: ${r.stderr}`)) return new Map();
+  if (!check(r.status === 0, `${r.cmd}: exit ${r.status}: ${r.stderr}`)) return null;
   return new Map(r.stdout.trim().split("\n").map((l) => l.split(" ")).map(([s, h]) => [Number(s), h]));
 }
 
@@ -99,14 +99,14 @@ function checkCli(tmp) {
   // Roots at every fixture size.
   const wantRoots = new Map(dataLines("zkkit-lean-imt-poseidon.txt").map((l) => l.split(" ")).map(([s, h]) => [Number(s), h]));
   const gotRoots = rootLines(leavesPath, [...wantRoots.keys()]);
-  for (const [size, root] of wantRoots) check(gotRoots.get(size) === root, `root ${size}: zk-kit ${root}, rotortree ${gotRoots.get(size)}`);
+  if (gotRoots) for (const [size, root] of wantRoots) check(gotRoots.get(size) === root, `root ${size}: zk-kit ${root}, rotortree ${gotRoots.get(size)}`);
 
   // N-ary roots with poseidonK.
   const nary = dataLines("lean-imt-poseidon-nary.txt").map((l) => l.split(" "));
   for (const arity of new Set(nary.map((f) => f[0]))) {
     const want = nary.filter((f) => f[0] === arity);
     const got = rootLines(leavesPath, want.map((f) => f[1]), arity);
-    for (const [, size, root] of want) check(got.get(Number(size)) === root, `root --arity ${arity} ${size}: spec model ${root}, rotortree ${got.get(Number(size))}`);
+    if (got) for (const [, size, root] of want) check(got.get(Number(size)) === root, `root --arity ${arity} ${size}: spec model ${root}, rotortree ${got.get(Number(size))}`);
   }
 
   // The Semaphore group roots from the identity commitments.
@@ -114,7 +114,7 @@ function checkCli(tmp) {
   const commitmentsPath = join(tmp, "commitments.bin");
   writeLeaves(commitmentsPath, semaphore.filter((f) => f[0] === "member").map((f) => fromHex(f[5])));
   const groupRoots = rootLines(commitmentsPath, SEMAPHORE_ROOT_SIZES);
-  for (const [, size, root] of semaphore.filter((f) => f[0] === "root")) {
+  for (const [, size, root] of groupRoots ? semaphore.filter((f) => f[0] === "root") : []) {
     check(groupRoots.get(Number(size)) === root, `Semaphore group of ${size}: @semaphore-protocol/group ${root}, rotortree ${groupRoots.get(Number(size))}`);
   }
 
