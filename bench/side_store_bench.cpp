@@ -6,7 +6,7 @@
 //
 //   rotortree_side_store_bench [--leaves 2000000] [--batch 10000] [--dir DIR]
 //                              [--lookups 1000000] [--lookup-batch 1024]
-//                              [--check multiget|get] [--keep]
+//                              [--check multiget|get] [--no-memory-pair] [--keep]
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -15,6 +15,7 @@
 #include <rocksdb/version.h>
 #include <rocksdb/write_batch.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -25,6 +26,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -55,6 +57,7 @@ struct Options {
   std::size_t lookups = 1'000'000;
   std::size_t lookup_batch = 1024;
   std::string check = "multiget";
+  bool memory_pair = true;
   bool keep = false;
 };
 
@@ -223,13 +226,35 @@ class SideStore {
   std::vector<rocksdb::Status> statuses_;
 };
 
+// Wall-clock and process CPU time (every thread: RocksDB's background jobs,
+// the hashing threads, the log writer) since construction. The machine may
+// be shared: CPU time is the cross-check that does not count waiting for a core.
+struct Stopwatch {
+  Clock::time_point wall_start = Clock::now();
+  double cpu_start = process_cpu_seconds();
+
+  static double process_cpu_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+  }
+  double wall() const { return seconds_since(wall_start); }
+  double cpu() const { return process_cpu_seconds() - cpu_start; }
+};
+
 struct InsertFigures {
   double seconds = 0;
+  double cpu_seconds = 0;
   double check_seconds = 0;  // the pair's duplicate check (part of `seconds`)
   std::optional<Node> root;
 
+  void stop(const Stopwatch& watch) {
+    seconds = watch.wall();
+    cpu_seconds = watch.cpu();
+  }
   json to_json(std::uint64_t leaves) const {
-    json out{{"seconds", seconds}, {"leaves_per_sec", static_cast<double>(leaves) / seconds}};
+    json out{{"seconds", seconds}, {"cpu_seconds", cpu_seconds},
+             {"leaves_per_sec", static_cast<double>(leaves) / seconds}};
     if (check_seconds > 0) out["check_seconds"] = check_seconds;
     return out;
   }
@@ -245,7 +270,7 @@ std::span<const Node> batch_at(std::span<const Node> leaves, std::uint64_t done,
 InsertFigures run_pair_db(std::span<const Node> leaves, const Options& options, Database& tree, SideStore& store) {
   InsertFigures figures;
   const bool multiget = options.check == "multiget";
-  const auto start = Clock::now();
+  const Stopwatch watch;
   for (std::uint64_t done = 0; done < leaves.size(); done += options.batch) {
     const auto batch = batch_at(leaves, done, options.batch);
     const auto check_start = Clock::now();
@@ -255,7 +280,7 @@ InsertFigures run_pair_db(std::span<const Node> leaves, const Options& options, 
     store.put_batch(batch, done);
     result.token.wait();
   }
-  figures.seconds = seconds_since(start);
+  figures.stop(watch);
   figures.root = tree.root();
   return figures;
 }
@@ -267,7 +292,7 @@ InsertFigures run_pair_memory(std::span<const Node> leaves, const Options& optio
   InsertFigures figures;
   const bool multiget = options.check == "multiget";
   MemoryTree tree(rotortree::TreeOptions{.threads = 0});
-  const auto start = Clock::now();
+  const Stopwatch watch;
   for (std::uint64_t done = 0; done < leaves.size(); done += options.batch) {
     const auto batch = batch_at(leaves, done, options.batch);
     const auto check_start = Clock::now();
@@ -276,7 +301,7 @@ InsertFigures run_pair_memory(std::span<const Node> leaves, const Options& optio
     store.put_batch(batch, done);
     tree.insert_many(batch);
   }
-  figures.seconds = seconds_since(start);
+  figures.stop(watch);
   figures.root = tree.root();
   return figures;
 }
@@ -285,10 +310,10 @@ InsertFigures run_pair_memory(std::span<const Node> leaves, const Options& optio
 // policy (no check; the tree half of the pair) or `unique` (check inside).
 InsertFigures run_database(std::span<const Node> leaves, const Options& options, Database& db) {
   InsertFigures figures;
-  const auto start = Clock::now();
+  const Stopwatch watch;
   for (std::uint64_t done = 0; done < leaves.size(); done += options.batch)
     db.insert_many(batch_at(leaves, done, options.batch)).token.wait();
-  figures.seconds = seconds_since(start);
+  figures.stop(watch);
   figures.root = db.root();
   return figures;
 }
@@ -299,7 +324,7 @@ struct LookupKeys {
   std::span<const Node> absent;
 };
 
-// Counts hits and checks each answer against the stream's ground truth.
+// Checks each answer against the stream's ground truth.
 struct Verifier {
   const LookupKeys& keys;
   void present(std::size_t i, const std::optional<std::uint64_t>& got) const {
@@ -310,41 +335,52 @@ struct Verifier {
   }
 };
 
-// ns per lookup, one at a time.
-template <class Lookup>
-double time_single(std::span<const Node> keys, Lookup&& lookup) {
-  const auto start = Clock::now();
-  for (std::size_t i = 0; i < keys.size(); ++i) lookup(i, keys[i]);
-  return seconds_since(start) * 1e9 / static_cast<double>(keys.size());
+struct LookupFigures {
+  double ns = 0;      // wall-clock per lookup
+  double cpu_ns = 0;  // process CPU per lookup
+  json to_json() const { return {{"ns_per_lookup", ns}, {"cpu_ns_per_lookup", cpu_ns}, {"lookups_per_sec", 1e9 / ns}}; }
+};
+
+LookupFigures per_lookup(const Stopwatch& watch, std::size_t count) {
+  const double n = static_cast<double>(count);
+  return {watch.wall() * 1e9 / n, watch.cpu() * 1e9 / n};
 }
 
-// lookups per second, in batches of `batch`.
+// One lookup at a time.
 template <class Lookup>
-double time_batched(std::span<const Node> keys, std::size_t batch, Lookup&& lookup) {
+LookupFigures time_single(std::span<const Node> keys, Lookup&& lookup) {
+  const Stopwatch watch;
+  for (std::size_t i = 0; i < keys.size(); ++i) lookup(i, keys[i]);
+  return per_lookup(watch, keys.size());
+}
+
+// Lookups in batches of `batch`.
+template <class Lookup>
+LookupFigures time_batched(std::span<const Node> keys, std::size_t batch, Lookup&& lookup) {
   std::vector<std::optional<std::uint64_t>> out(batch);
-  const auto start = Clock::now();
+  const Stopwatch watch;
   for (std::size_t done = 0; done < keys.size(); done += batch) {
     const std::size_t count = std::min(batch, keys.size() - done);
     lookup(done, keys.subspan(done, count), std::span(out).first(count));
   }
-  return static_cast<double>(keys.size()) / seconds_since(start);
+  return per_lookup(watch, keys.size());
 }
 
-json rocksdb_lookups(SideStore& store, const LookupKeys& keys, std::size_t batch) {
+// get_present, get_absent (one Get at a time), multiget_present, multiget_absent.
+std::map<std::string, LookupFigures> rocksdb_lookups(SideStore& store, const LookupKeys& keys, std::size_t batch) {
   const Verifier verify{keys};
-  json out;
-  out["get_present_ns"] = time_single(keys.present, [&](std::size_t i, const Node& leaf) {
+  std::map<std::string, LookupFigures> out;
+  out["get_present"] = time_single(keys.present, [&](std::size_t i, const Node& leaf) {
     verify.present(i, store.get(leaf));
   });
-  out["get_absent_ns"] = time_single(keys.absent, [&](std::size_t, const Node& leaf) {
+  out["get_absent"] = time_single(keys.absent, [&](std::size_t, const Node& leaf) {
     verify.absent(store.get(leaf));
   });
-  out["multiget_present_per_sec"] =
-      time_batched(keys.present, batch, [&](std::size_t first, auto leaves, auto answers) {
-        store.multi_get(leaves, answers);
-        for (std::size_t i = 0; i < answers.size(); ++i) verify.present(first + i, answers[i]);
-      });
-  out["multiget_absent_per_sec"] = time_batched(keys.absent, batch, [&](std::size_t, auto leaves, auto answers) {
+  out["multiget_present"] = time_batched(keys.present, batch, [&](std::size_t first, auto leaves, auto answers) {
+    store.multi_get(leaves, answers);
+    for (std::size_t i = 0; i < answers.size(); ++i) verify.present(first + i, answers[i]);
+  });
+  out["multiget_absent"] = time_batched(keys.absent, batch, [&](std::size_t, auto leaves, auto answers) {
     store.multi_get(leaves, answers);
     for (const auto& answer : answers) verify.absent(answer);
   });
@@ -358,26 +394,45 @@ rotortree::DbConfig unique_config() {
   return config;
 }
 
-json rotortree_lookups(const Database& db, const LookupKeys& keys, std::size_t batch) {
+// index_of_present, index_of_absent (one at a time), batched_present, batched_absent.
+std::map<std::string, LookupFigures> rotortree_lookups(const Database& db, const LookupKeys& keys, std::size_t batch) {
   const Verifier verify{keys};
-  json out;
-  out["index_of_present_ns"] = time_single(keys.present, [&](std::size_t i, const Node& leaf) {
+  std::map<std::string, LookupFigures> out;
+  out["index_of_present"] = time_single(keys.present, [&](std::size_t i, const Node& leaf) {
     verify.present(i, db.index_of(leaf));
   });
-  out["index_of_absent_ns"] = time_single(keys.absent, [&](std::size_t, const Node& leaf) {
+  out["index_of_absent"] = time_single(keys.absent, [&](std::size_t, const Node& leaf) {
     verify.absent(db.index_of(leaf));
   });
-  out["batched_present_per_sec"] = time_batched(keys.present, batch, [&](std::size_t first, auto leaves, auto answers) {
+  out["batched_present"] = time_batched(keys.present, batch, [&](std::size_t first, auto leaves, auto answers) {
     db.index_of(leaves, answers);
     for (std::size_t i = 0; i < answers.size(); ++i) verify.present(first + i, answers[i]);
   });
-  out["batched_absent_per_sec"] = time_batched(keys.absent, batch, [&](std::size_t, auto leaves, auto answers) {
+  out["batched_absent"] = time_batched(keys.absent, batch, [&](std::size_t, auto leaves, auto answers) {
     db.index_of(leaves, answers);
     for (const auto& answer : answers) verify.absent(answer);
   });
   return out;
 }
 #endif
+
+json ratio(double slower, double faster, double slower_cpu, double faster_cpu) {
+  return {{"wall", slower / faster}, {"cpu", slower_cpu / faster_cpu}};
+}
+#if ROTORTREE_SIDE_STORE_UNIQUE
+json ratio(const LookupFigures& slower, const LookupFigures& faster) {
+  return ratio(slower.ns, faster.ns, slower.cpu_ns, faster.cpu_ns);
+}
+#endif
+json ratio(const InsertFigures& slower, const InsertFigures& faster) {
+  return ratio(slower.seconds, faster.seconds, slower.cpu_seconds, faster.cpu_seconds);
+}
+
+json to_json(const std::map<std::string, LookupFigures>& figures) {
+  json out = json::object();
+  for (const auto& [name, value] : figures) out[name] = value.to_json();
+  return out;
+}
 
 // Both sides must refuse a batch holding a stored leaf, and one repeating a
 // leaf inside it, and store nothing of it.
@@ -442,8 +497,8 @@ int run(const Options& options) {
   out["unique_policy_built"] = static_cast<bool>(ROTORTREE_SIDE_STORE_UNIQUE);
 
   // 1. The pair with an in-memory tree (its RocksDB is dropped afterwards).
-  InsertFigures pair_memory;
-  {
+  std::optional<InsertFigures> pair_memory;
+  if (options.memory_pair) {
     SideStore store(root_dir / "pair-memory-rocksdb");
     pair_memory = run_pair_memory(inserted, options, store);
   }
@@ -470,10 +525,10 @@ int run(const Options& options) {
   }
   fs::remove_all(root_dir / "plain-db");
 
-  json insert{{"pair_memory_tree_rocksdb", pair_memory.to_json(options.leaves)},
-              {"pair_durable_tree_rocksdb", pair_db.to_json(options.leaves)},
+  json insert{{"pair_durable_tree_rocksdb", pair_db.to_json(options.leaves)},
               {"plain_db", plain_db.to_json(options.leaves)}};
-  bool roots_equal = pair_memory.root == pair_db.root && pair_db.root == plain_db.root;
+  if (pair_memory) insert["pair_memory_tree_rocksdb"] = pair_memory->to_json(options.leaves);
+  bool roots_equal = (!pair_memory || pair_memory->root == pair_db.root) && pair_db.root == plain_db.root;
 
   // 4. Ours: the unique database (kept open for the lookups).
 #if ROTORTREE_SIDE_STORE_UNIQUE
@@ -489,8 +544,8 @@ int run(const Options& options) {
   out["roots_equal"] = roots_equal;
 
   if (store->warm() != options.leaves) fail("RocksDB holds a different number of keys than were inserted");
-  json lookup;
-  lookup["rocksdb"] = rocksdb_lookups(*store, keys, options.lookup_batch);
+  const auto rocks = rocksdb_lookups(*store, keys, options.lookup_batch);
+  json lookup{{"rocksdb", to_json(rocks)}};
   const double keys_count = static_cast<double>(options.leaves);
   out["rocksdb_sst_bytes_per_key"] = static_cast<double>(store->property("rocksdb.total-sst-files-size")) / keys_count;
   out["rocksdb_table_readers_memory_bytes_per_key"] =
@@ -498,25 +553,21 @@ int run(const Options& options) {
   store.reset();
   out["rocksdb_directory_bytes_per_key"] = static_cast<double>(bytes_under(root_dir / "pair-rocksdb")) / keys_count;
 
-  json ratios;
-  ratios["check_then_insert_vs_durable_tree_rocksdb"] = nullptr;
-  ratios["check_then_insert_vs_memory_tree_rocksdb"] = nullptr;
+  // Each ratio: how many times faster ours is (wall clock, and process CPU).
+  json ratios = json::object();
+  ratios["plain_db_vs_durable_tree_rocksdb"] = ratio(pair_db, plain_db);
 #if ROTORTREE_SIDE_STORE_UNIQUE
-  lookup["rotortree"] = rotortree_lookups(unique, keys, options.lookup_batch);
+  const auto ours = rotortree_lookups(unique, keys, options.lookup_batch);
+  lookup["rotortree"] = to_json(ours);
   out["unique_index_bytes_per_leaf"] = static_cast<double>(unique.index_bytes()) / keys_count;
-  ratios["check_then_insert_vs_durable_tree_rocksdb"] = pair_db.seconds / unique_db.seconds;
-  ratios["check_then_insert_vs_memory_tree_rocksdb"] = pair_memory.seconds / unique_db.seconds;
-  ratios["unique_vs_plain_db"] = plain_db.seconds / unique_db.seconds;
-  const json& r = lookup["rocksdb"];
-  const json& o = lookup["rotortree"];
-  ratios["lookup_present_single_vs_get"] = r["get_present_ns"].get<double>() / o["index_of_present_ns"].get<double>();
-  ratios["lookup_absent_single_vs_get"] = r["get_absent_ns"].get<double>() / o["index_of_absent_ns"].get<double>();
-  ratios["lookup_present_batched_vs_multiget"] =
-      o["batched_present_per_sec"].get<double>() / r["multiget_present_per_sec"].get<double>();
-  ratios["lookup_absent_batched_vs_multiget"] =
-      o["batched_absent_per_sec"].get<double>() / r["multiget_absent_per_sec"].get<double>();
-  ratios["lookup_present_batched_vs_get"] =
-      o["batched_present_per_sec"].get<double>() * r["get_present_ns"].get<double>() * 1e-9;
+  ratios["check_then_insert_vs_durable_tree_rocksdb"] = ratio(pair_db, unique_db);
+  if (pair_memory) ratios["check_then_insert_vs_memory_tree_rocksdb"] = ratio(*pair_memory, unique_db);
+  ratios["unique_vs_plain_db"] = ratio(unique_db, plain_db);  // below 1: what the check costs
+  ratios["index_of_vs_get_present"] = ratio(rocks.at("get_present"), ours.at("index_of_present"));
+  ratios["index_of_vs_get_absent"] = ratio(rocks.at("get_absent"), ours.at("index_of_absent"));
+  ratios["batched_vs_multiget_present"] = ratio(rocks.at("multiget_present"), ours.at("batched_present"));
+  ratios["batched_vs_multiget_absent"] = ratio(rocks.at("multiget_absent"), ours.at("batched_absent"));
+  ratios["batched_vs_get_present"] = ratio(rocks.at("get_present"), ours.at("batched_present"));
 #endif
   out["lookup"] = lookup;
   out["ratios"] = ratios;
@@ -539,6 +590,7 @@ int main(int argc, char** argv) {
   app.add_option("--lookup-batch", options.lookup_batch, "leaves per MultiGet / batched index_of (default 1024)");
   app.add_option("--check", options.check, "the pair's duplicate check: one MultiGet per batch or a Get per leaf")
       ->check(CLI::IsMember({"multiget", "get"}));
+  app.add_flag("!--no-memory-pair", options.memory_pair, "skip the pair whose tree is in memory only");
   app.add_flag("--keep", options.keep, "keep the stores in --dir afterwards");
   CLI11_PARSE(app, argc, argv);
   try {
