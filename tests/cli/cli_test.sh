@@ -310,7 +310,18 @@ done
 edit_json "$WORK/c.json" "$WORK/t.json" 'p["old_size"] = 6'
 expect_invalid "consistency tampered old_size" verify-consistency "$WORK/t.json"
 edit_json "$WORK/c.json" "$WORK/t.json" 'p["old_size"] = 18'
-expect_invalid "consistency old_size > new_size" verify-consistency "$WORK/t.json"
+# SPEC §3: sizes no valid proof can hold are malformed (2) in JSON as in binary.
+expect_exit 2 "consistency old_size > new_size" verify-consistency "$WORK/t.json"
+edit_json "$WORK/c.json" "$WORK/t.json" 'p["old_size"] = 0'
+expect_exit 2 "consistency old_size 0" verify-consistency "$WORK/t.json"
+edit_json "$WORK/p.json" "$WORK/t.json" 'p["tree_size"] = 0'
+expect_exit 2 "inclusion tree_size 0" verify "$WORK/t.json"
+edit_json "$WORK/p.json" "$WORK/t.json" 'p["leaf_index"] = p["tree_size"]'
+expect_exit 2 "inclusion leaf_index = tree_size" verify "$WORK/t.json"
+# Decoding is bounded (issue 9): 340,000 empty objects are refused at once.
+python3 -c 'import sys; sys.stdout.write("{\"type\":\"inclusion\",\"levels\":[" + ",".join(["{}"] * 340000) + "]}")' >"$WORK/objects.json"
+expect_exit 2 "340000 empty objects" verify "$WORK/objects.json"
+grep -q "more than 65 objects" "$ERR" || fail "340000 empty objects: no bound named on stderr"
 expect_invalid "verify-consistency wrong --old-root" verify-consistency "$WORK/c.json" --old-root "$(printf 'a%.0s' {1..64})"
 expect_invalid "verify-consistency --new-size mismatch" verify-consistency "$WORK/c.json" --new-size 18
 expect_invalid "verify-consistency --arity mismatch" verify-consistency "$WORK/c.json" --arity 8
