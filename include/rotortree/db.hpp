@@ -99,6 +99,10 @@ void write_atomically(Env& env, const std::string& dir, const std::string& name,
 void disk_usage(Env& env, const std::string& dir, std::uint64_t& log_bytes, std::uint64_t& data_bytes);
 /// Read the metadata record; nullopt if the database does not exist.
 std::optional<Meta> read_meta(Env& env, const std::string& dir);
+/// The error for a directory without meta: Errc::not_found if it holds
+/// nothing of a database (`advice` then follows), Errc::corruption naming
+/// the files if it holds logs or data files (meta was lost).
+Error missing_database(Env& env, const std::string& dir, const std::string& advice);
 /// Release the pages of retired chunks (MADV_DONTNEED).
 void release_pages(void* address, std::size_t bytes) noexcept;
 }  // namespace db::detail
@@ -173,7 +177,8 @@ class RotorTree {
   }
   /// Write a checkpoint now (and truncate the log).
   void checkpoint() {
-    if (!wal_) throw Error(Errc::closed, "the database is read-only or closed");
+    if (config_.read_only) throw Error(Errc::read_only, "the database " + dir_ + " was opened read-only");
+    if (!wal_ || closed_) throw Error(Errc::closed, "the database " + dir_ + " is closed");
     std::lock_guard lock(checkpoint_mutex_);
     checkpoint_locked();
   }
@@ -250,9 +255,7 @@ class RotorTree {
 
   std::string path(const std::string& name) const { return db::detail::join(dir_, name); }
 
-  Error no_database() const {
-    return Error(Errc::io_error, "no rotortree database in " + dir_ + " (missing " + path(db::kMetaName) + ")");
-  }
+  Error no_database() const { return db::detail::missing_database(*env_, dir_, ""); }
 
   void open() {
     if (config_.read_only) return open_read_only();
@@ -333,17 +336,61 @@ class RotorTree {
     return std::shared_ptr<LevelStore<N>>(epoch_, owner_->store.get());
   }
 
+  // Creation writes the first log (header only, synced with its directory
+  // entry), then meta: a meta always names a log that exists. It removes
+  // nothing: a directory holding database files but no meta is refused
+  // (its meta was lost; creating over it would discard the files), except
+  // what an interrupted creation leaves, which holds no leaves.
   void create() {
+    std::vector<std::string> found;
     for (const std::string& name : env_->list(dir_)) {
       std::uint64_t id;
-      if (db::parse_wal_name(name, id) || db::parse_data_name(name) || name == db::kMetaTmpName)
-        env_->remove(path(name));
+      const bool wal = db::parse_wal_name(name, id);
+      if (!wal && !db::parse_data_name(name) && name != db::kMetaTmpName) continue;
+      if (!(wal && id == 1 && log_holds_no_leaves(path(name))) && !(name == db::kMetaTmpName && meta_tmp_is_new(path(name))))
+        found.push_back(name);
+    }
+    if (!found.empty()) {
+      std::string list;
+      for (std::size_t i = 0; i < found.size() && i < 4; ++i) list += (i ? ", " : "") + found[i];
+      if (found.size() > 4) list += ", ...";
+      throw Error(Errc::corruption, "corrupted " + dir_ + ": " + path(db::kMetaName) + " is missing but the directory holds database files (" +
+                                        list + "); restore meta from a backup. A new database is never created over them");
+    }
+    {
+      const auto header = db::encode_wal_header({params_, 1, 1});
+      auto log = env_->open(path(db::wal_name(1)), db::OpenMode::create_truncate);
+      log->write_at(0, header);
+      log->sync();
+      env_->sync_dir(dir_);
     }
     db::Meta meta;
     meta.params = params_;
     meta.unix_ms = 0;
     const auto bytes = db::encode_meta(meta);
     db::detail::write_atomically(*env_, dir_, db::kMetaName, bytes);
+  }
+
+  // What an interrupted creation leaves: the first log with no frame (cut
+  // in or after its header) ...
+  bool log_holds_no_leaves(const std::string& file) {
+    const auto bytes = db::read_whole_file(*env_, file);
+    try {
+      const db::WalScan scan = db::scan_wal(bytes, file, params_, 1);
+      return scan.header_torn || (scan.batches.empty() && !scan.torn);
+    } catch (const Error&) {
+      return false;
+    }
+  }
+  // ... and a meta.tmp of an empty database (or cut while written).
+  bool meta_tmp_is_new(const std::string& file) {
+    const auto bytes = db::read_whole_file(*env_, file);
+    try {
+      const db::Meta meta = db::decode_meta(bytes, file);
+      return meta.size == 0 && meta.last_seq == 0 && meta.wal_id == 1;
+    } catch (const Error&) {
+      return bytes.size() < 108;  // a record cut short, not a damaged complete one
+    }
   }
 
   /// The hashing threads' pool, for the parallel parts of opening.
@@ -551,6 +598,13 @@ class RotorTree {
   void replay(const db::Meta& meta, tree_type& tree, const std::vector<LogFile>& logs) {
     std::uint64_t expected = meta.last_seq + 1;
     std::uint64_t append_id = 0, append_bytes = 0;
+    // The log meta names was created with its header and synced (file and
+    // directory) before meta was written: its absence is damage, never an
+    // empty log (the leaves acknowledged in it would vanish without a word).
+    if (logs.empty() || logs.front().id != meta.wal_id)
+      throw Error(Errc::corruption, "log file " + path(db::wal_name(meta.wal_id)) + " named by " +
+                                        path(db::kMetaName) + " is missing" +
+                                        (logs.empty() ? std::string() : " (found " + path(db::wal_name(logs.front().id)) + ")"));
     for (std::size_t k = 0; k < logs.size(); ++k) {
       const std::uint64_t id = logs[k].id;
       const std::string file = path(db::wal_name(id));
@@ -560,7 +614,12 @@ class RotorTree {
       const auto& bytes = logs[k].bytes;
       const db::WalScan scan = db::scan_wal(bytes, file, params_, expected);
       if (scan.header_torn) {
-        if (!last) throw Error(Errc::corruption, "corrupted " + file + " at byte offset 0: truncated header");
+        // Only a log created by a rotation that meta does not name yet can
+        // have been cut while its header was written.
+        if (!last || k == 0)
+          throw Error(Errc::corruption, "corrupted " + file + " at byte offset 0: truncated header (" +
+                                            std::to_string(bytes.size()) + " bytes" +
+                                            (k == 0 ? ", and " + path(db::kMetaName) + " names this log" : std::string()) + ")");
         if (!config_.read_only) env_->remove(file);  // crashed while creating it: holds nothing
         break;
       }
@@ -601,7 +660,8 @@ class RotorTree {
   }
 
   InsertResult insert_impl(std::span<const Node> leaves, bool single) {
-    if (!wal_ || closed_) throw Error(Errc::closed, "the database " + dir_ + " is read-only or closed");
+    if (config_.read_only) throw Error(Errc::read_only, "the database " + dir_ + " was opened read-only");
+    if (!wal_ || closed_) throw Error(Errc::closed, "the database " + dir_ + " is closed");
     wal_->check_writable();
     Node root;
     std::uint64_t seq = 0;
@@ -615,11 +675,12 @@ class RotorTree {
       if (leaves.size() >= kEarlyWriteLeaves) wal_->request_flush();
       try {
         root = single || leaves.size() == 1 ? tree.insert(leaves[0]) : tree.insert_many(leaves);
-      } catch (const std::exception& e) {
+      } catch (const std::exception&) {
         // Only memory exhaustion gets here: the log holds a batch the tree
         // lacks, so refuse writes until reopened (recovery replays it).
-        wal_->set_error(Error(Errc::io_error, std::string("insertion failed after logging: ") + e.what()));
-        throw;
+        Error error(Errc::io_error, "insertion failed after logging: out of memory (the log holds the batch; reopen to replay it)");
+        wal_->set_error(error);
+        throw error;
       }
     });
     logged_bytes_.fetch_add(leaves.size() * sizeof(Node), std::memory_order_relaxed);

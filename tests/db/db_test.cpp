@@ -620,6 +620,10 @@ TEST(Db, TornTailAtEveryLength) {
     auto damaged = files;
     damaged[log].resize(cut);
     install(env, damaged);
+    if (cut < db::kWalHeaderBytes) {  // the log meta names, cut inside its header: damage (issue 9)
+      EXPECT_THROW(Db("/k", test_config(&env)), Error) << "cut " << cut;
+      continue;
+    }
     Db db("/k", test_config(&env));
     ASSERT_GE(db.size(), last_size) << "cut " << cut;
     last_size = db.size();
@@ -658,3 +662,121 @@ TEST(Db, ConcurrentWritersAndReaders) {
   Db db("/t", config);
   EXPECT_EQ(db.size(), leaves.size());
 }
+// ---- issue 9: reliability ---------------------------------------------------
+
+namespace {
+// A database with a checkpoint and a live log holding acknowledged leaves
+// after it (the shape of the adversarial pass): returns its files.
+std::map<std::string, std::vector<std::uint8_t>> checkpointed_and_live(const std::vector<Node>& leaves, const std::string& dir,
+                                                                      unsigned pin = 0) {
+  db::FaultInjectionEnv env;
+  DbConfig config = test_config(&env);
+  config.pin_above_level = pin;
+  {
+    Db db(dir, config);
+    db.insert_many({leaves.data(), leaves.size() / 2});
+    db.checkpoint();
+    db.insert_many_durable({leaves.data() + leaves.size() / 2, leaves.size() - leaves.size() / 2});
+  }
+  std::map<std::string, std::vector<std::uint8_t>> files;
+  for (const auto& name : env.all_files()) files[name] = env.contents(name);
+  return files;
+}
+void install_in(db::FaultInjectionEnv& env, const std::string& dir, const std::map<std::string, std::vector<std::uint8_t>>& files) {
+  for (const auto& [name, bytes] : files) {
+    auto f = env.open(name, db::OpenMode::create_truncate);
+    f->write_at(0, bytes);
+    f->sync();
+  }
+  env.sync_dir(dir);
+}
+// Open (read-only and as a writer): must be refused as corruption naming `file`.
+void expect_refused(db::FaultInjectionEnv& env, const std::string& dir, const std::string& file, DbConfig config = test_config(nullptr)) {
+  for (bool read_only : {true, false}) {
+    config.env = &env;
+    config.read_only = read_only;
+    try {
+      Db db(dir, config);
+      ADD_FAILURE() << "opened (" << (read_only ? "read-only" : "writer") << ") with size " << db.size() << ", expected " << file
+                    << " refused";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::corruption) << e.what();
+      EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
+    }
+  }
+}
+std::string live_log(const std::map<std::string, std::vector<std::uint8_t>>& files) {
+  for (const auto& [name, bytes] : files)
+    if (name.find("/wal-") != std::string::npos) return name;  // the checkpoint removed the older one
+  return {};
+}
+}  // namespace
+
+// Defect 1: the log meta names is missing, or shorter than a header: damage,
+// refused naming it; before, it read as empty and the acknowledged leaves vanished.
+TEST(Reliability, MissingOrShortLiveLogIsRefused) {
+  const auto leaves = make_leaves(3000, 21);
+  const auto files = checkpointed_and_live(leaves, "/m");
+  const std::string log = live_log(files);
+  ASSERT_EQ(log, "/m/wal-000002.log");
+  for (std::size_t cut : {std::size_t{0}, std::size_t{1}, std::size_t{11}, std::size_t{47}, std::size_t{47}}) {
+    db::FaultInjectionEnv env;
+    auto damaged = files;
+    damaged[log].resize(cut);
+    install_in(env, "/m", damaged);
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    expect_refused(env, "/m", log);
+  }
+  db::FaultInjectionEnv env;
+  auto removed = files;
+  removed.erase(log);
+  install_in(env, "/m", removed);
+  expect_refused(env, "/m", log);
+  // Intact, it recovers every leaf.
+  db::FaultInjectionEnv intact;
+  install_in(intact, "/m", files);
+  Db db("/m", test_config(&intact));
+  EXPECT_EQ(db.size(), leaves.size());
+  EXPECT_EQ(*db.root(), model_root(leaves, leaves.size()));
+}
+
+// Defect 3: creating never deletes. A directory with database files but no
+// meta is refused (files kept); what an interrupted creation leaves is reused.
+TEST(Reliability, CreationNeverDeletesDatabaseFiles) {
+  const auto leaves = make_leaves(3000, 24);
+  auto files = checkpointed_and_live(leaves, "/n");
+  files.erase("/n/meta");
+  db::FaultInjectionEnv env;
+  install_in(env, "/n", files);
+  try {
+    Db db("/n", test_config(&env));
+    FAIL() << "created a database over the files of one without meta";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::corruption) << e.what();
+    EXPECT_NE(std::string(e.what()).find("wal-000002.log"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("init"), std::string::npos) << e.what();
+  }
+  for (const auto& [name, bytes] : files) EXPECT_EQ(env.contents(name), bytes) << name;
+  // Missing entirely: not_found.
+  DbConfig config = test_config(&env);
+  config.create_if_missing = false;
+  try {
+    Db db("/none", config);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::not_found) << e.what();
+  }
+  // A read-only handle says so; a poisoned one says closed.
+  db::FaultInjectionEnv fresh;
+  { Db db("/r", test_config(&fresh)); }
+  DbConfig ro = test_config(&fresh);
+  ro.read_only = true;
+  Db reader("/r", ro);
+  try {
+    reader.insert(leaves[0]);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::read_only) << e.what();
+  }
+}
+
