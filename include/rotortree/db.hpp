@@ -316,10 +316,23 @@ class RotorTree {
                                                 " of " + dir_ + " exceeds this build's MaxDepth");
     params_ = meta.params;
     capacity_ = capacity_for_depth(N, params_.max_depth);
+    meta_extensions_ = meta.extensions;
 
     // The logs first: a reader then has them even if a checkpoint removes
     // them while it loads the data files (which are never rewritten).
     const std::vector<LogFile> logs = read_logs(meta);
+    // The identity: meta's (version 3). A database from before it adopts
+    // the one its logs already carry (a rotation by this version that its
+    // meta does not name yet), or a new one; the next checkpoint stores it.
+    db_id_ = meta.db_id;
+    if (db_id_ == db::DbId{}) {
+      for (const LogFile& log : logs)
+        if (log.bytes.size() >= db::kWalHeaderBytes && log.bytes[8] == 2 && log.bytes[56] == db::kRoleLog) {
+          std::memcpy(db_id_.data(), log.bytes.data() + 40, db_id_.size());
+          break;
+        }
+      if (db_id_ == db::DbId{} && !config_.read_only) db_id_ = db::random_db_id();
+    }
     load_checkpoint(meta);
     TreeOptions options = config_.tree;
     options.node_hash = params_.node_hash;
@@ -357,8 +370,13 @@ class RotorTree {
       throw Error(Errc::corruption, "corrupted " + dir_ + ": " + path(db::kMetaName) + " is missing but the directory holds database files (" +
                                         list + "); restore meta from a backup. A new database is never created over them");
     }
+    db::WalHeader header_fields;
+    header_fields.params = params_;
+    header_fields.file_id = 1;
+    header_fields.first_seq = 1;
+    header_fields.db_id = db::random_db_id();
     {
-      const auto header = db::encode_wal_header({params_, 1, 1});
+      const auto header = db::encode_wal_header(header_fields);
       auto log = env_->open(path(db::wal_name(1)), db::OpenMode::create_truncate);
       log->write_at(0, header);
       log->sync();
@@ -366,6 +384,7 @@ class RotorTree {
     }
     db::Meta meta;
     meta.params = params_;
+    meta.db_id = header_fields.db_id;
     meta.unix_ms = 0;
     const auto bytes = db::encode_meta(meta);
     db::detail::write_atomically(*env_, dir_, db::kMetaName, bytes);
@@ -422,6 +441,15 @@ class RotorTree {
         const std::string file = path(db::data_name(l, first / kShardChunks));
         if (l < config_.pin_above_level) {
           auto region = env_->map(file, 0, count * kChunkBytes);
+          // Mapped chunks are not read on open; the first and last of each
+          // file are, so that a data file of another database (or another
+          // level) is refused by name without verify_on_open.
+          if (have_crcs)
+            for (const std::uint64_t c : {std::uint64_t{0}, count - 1})
+              if (db::crc32c(region->data() + c * kChunkBytes, kChunkBytes) != crcs[first + c])
+                throw Error(Errc::corruption, "corrupted " + file + " at byte offset " + std::to_string(c * kChunkBytes) +
+                                                  ": checksum mismatch in chunk " + std::to_string(first + c) + " of level " +
+                                                  std::to_string(l) + " (a data file of another database?)");
           for (std::uint64_t c = 0; c < count; ++c) {
             const std::uint8_t* chunk = region->data() + c * kChunkBytes;
             store.append_external_chunk(l, reinterpret_cast<Node*>(const_cast<std::uint8_t*>(chunk)));
@@ -598,6 +626,7 @@ class RotorTree {
   void replay(const db::Meta& meta, tree_type& tree, const std::vector<LogFile>& logs) {
     std::uint64_t expected = meta.last_seq + 1;
     std::uint64_t append_id = 0, append_bytes = 0;
+    std::uint32_t append_version = db::kFormatVersion;
     // The log meta names was created with its header and synced (file and
     // directory) before meta was written: its absence is damage, never an
     // empty log (the leaves acknowledged in it would vanish without a word).
@@ -613,6 +642,16 @@ class RotorTree {
         throw Error(Errc::corruption, "log file " + path(db::wal_name(meta.wal_id + k)) + " is missing (found " + file + ")");
       const auto& bytes = logs[k].bytes;
       const db::WalScan scan = db::scan_wal(bytes, file, params_, expected);
+      if (!scan.header_torn) {
+        // Tied to this database: a log of another one (or one without an
+        // identity beside a meta that has one) is refused by name.
+        if (scan.header.version >= 2 && scan.header.db_id != db_id_)
+          throw Error(Errc::corruption, "corrupted " + file + " at byte offset 40: the log belongs to another database (identity " +
+                                            db::to_hex(scan.header.db_id) + ", this database's is " + db::to_hex(db_id_) + ")");
+        if (scan.header.version < 2 && meta.version >= 3)
+          throw Error(Errc::corruption, "corrupted " + file + " at byte offset 8: a version-1 log (no database identity) beside a version-" +
+                                            std::to_string(meta.version) + " " + path(db::kMetaName));
+      }
       if (scan.header_torn) {
         // Only a log created by a rotation that meta does not name yet can
         // have been cut while its header was written.
@@ -642,6 +681,7 @@ class RotorTree {
       if (last) {
         append_id = id;
         append_bytes = scan.valid_bytes;
+        append_version = scan.header.version;
         if (scan.torn && !config_.read_only) {  // an unacknowledged partial write: drop it
           auto handle = env_->open(file, db::OpenMode::read_write);
           handle->truncate(scan.valid_bytes);
@@ -652,11 +692,11 @@ class RotorTree {
     recovered_seq_ = expected - 1;
     if (config_.read_only) return;
     if (append_id != 0)
-      wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, append_id, expected, append_bytes, false,
+      wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, db_id_, append_id, expected, append_bytes, false,
+                                             config_.direct_log, append_version);
+    else  // the last log was torn while being created (and removed)
+      wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, db_id_, logs.back().id, expected, 0, true,
                                              config_.direct_log);
-    else  // no log yet, or the last one was torn while being created (and removed)
-      wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, logs.empty() ? meta.wal_id : logs.back().id, expected,
-                                             0, true, config_.direct_log);
   }
 
   InsertResult insert_impl(std::span<const Node> leaves, bool single) {
@@ -733,6 +773,8 @@ class RotorTree {
     const LevelStore<N>& store = *owner_->store;
     db::Meta meta;
     meta.params = params_;
+    meta.db_id = db_id_;
+    meta.extensions = meta_extensions_;
     meta.size = snap.size();
     meta.last_seq = seq;
     meta.wal_id = wal_id;
@@ -857,6 +899,8 @@ class RotorTree {
   std::uint64_t checkpoint_size_ = 0, checkpoint_unix_ms_ = 0, mapped_bytes_ = 0;
   /// CRC32C of every checkpointed full chunk, per level (written into meta).
   std::vector<std::vector<std::uint32_t>> chunk_crcs_;
+  db::DbId db_id_{};
+  std::map<std::uint16_t, std::vector<std::uint8_t>> meta_extensions_;
   bool closed_ = false;
 };
 
