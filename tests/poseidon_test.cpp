@@ -3,6 +3,9 @@
 // domain rules, and trees of every arity against a naive recomputation.
 #include <gmpxx.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +18,7 @@
 #include "poseidon/poseidon.hpp"
 #include "rotortree/codec.hpp"
 #include "rotortree/concurrent.hpp"
+#include "rotortree/db.hpp"
 #include "rotortree/hash.hpp"
 #include "rotortree/tree.hpp"
 #include "support.hpp"
@@ -393,6 +397,55 @@ TEST(PoseidonParams, GeneratorReproducesTheTables) {
   const std::string command = std::string("python3 ") + ROTORTREE_SOURCE_DIR + "/tools/poseidon_params.py --check " +
                               ROTORTREE_SOURCE_DIR + "/src/poseidon/params.inc";
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+}  // namespace
+}  // namespace rotortree::test
+
+// The database: hash id stored, a leaf >= p refused before logging.
+namespace rotortree::test {
+namespace {
+
+std::uint64_t directory_bytes(const std::filesystem::path& dir) {
+  std::uint64_t total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.is_regular_file()) total += entry.file_size();
+  return total;
+}
+
+TEST(PoseidonDb, RefusesLeavesAtOrAbovePBeforeLoggingAndKeepsItsHash) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("rotortree-poseidon-db-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::vector<Node> leaves = field_leaves(100, 9);
+  DbConfig config;
+  config.checkpoint = checkpoint::Manual{};
+  {
+    RotorTree<Poseidon, 2> db(dir.string(), config);
+    db.insert_many_durable(std::span<const Node>(leaves).first(60));
+    db.flush();
+    const std::uint64_t bytes = directory_bytes(dir);
+    std::vector<Node> batch(leaves.begin() + 60, leaves.end());
+    batch[17] = mpz_to_node(kP);
+    EXPECT_ERRC(db.insert_many(batch), Errc::invalid_leaf);
+    EXPECT_ERRC(db.insert(mpz_to_node(kP + 5)), Errc::invalid_leaf);
+    db.flush();
+    EXPECT_EQ(db.size(), 60u);
+    EXPECT_EQ(directory_bytes(dir), bytes);  // nothing logged
+    db.insert_many_durable(std::span<const Node>(leaves).subspan(60));
+  }
+  {
+    RotorTree<Poseidon, 2> db(dir.string(), config);  // recovery replays the log
+    EXPECT_EQ(db.size(), 100u);
+    EXPECT_EQ(*db.root(), naive_root(leaves, 2));
+  }
+  EXPECT_ERRC((RotorTree<Blake3, 2>(dir.string(), config)), Errc::parameter_mismatch);
+  fs::remove_all(dir);
+  DbConfig tagged = config;
+  tagged.node_hash = NodeHash::tagged;
+  EXPECT_ERRC((RotorTree<Poseidon, 2>(dir.string(), tagged)), Errc::invalid_argument);
+  EXPECT_FALSE(fs::exists(dir / "meta"));
+  fs::remove_all(dir);
 }
 
 }  // namespace
