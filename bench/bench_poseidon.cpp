@@ -121,7 +121,34 @@ void BM_HashLimit(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kLeaves);
 }
 
+// The parallel break-even: one level of `parents` parent hashes (N = 2),
+// sequential or split over 2 threads in units of `grain`, wall time. The
+// fixed cost of handing work to the pool against ~parents * hash / 2 saved.
+void BM_LevelSplit(benchmark::State& state) {
+  const auto parents = static_cast<std::size_t>(state.range(0));
+  const auto grain = static_cast<std::size_t>(state.range(1));  // 0: sequential
+  const std::vector<Node> src = field_leaves(2 * parents);
+  std::vector<Node> out(parents);
+  rotortree::Executor executor(2);
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    if (grain == 0)
+      Poseidon::hash_many(src[0].data(), 64, 64, parents, out[0].data());
+    else
+      executor.for_ranges(0, parents, grain, [&](std::size_t b, std::size_t e) {
+        Poseidon::hash_many(src[2 * b].data(), 64, 64, e - b, out[b].data());
+      });
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  state.SetItemsProcessed(state.iterations() * parents);
+}
+
 const bool kRegistered = [] {
+  benchmark::RegisterBenchmark("BM_LevelSplit", BM_LevelSplit)
+      ->ArgNames({"parents", "grain"})
+      ->ArgsProduct({{2, 4, 8, 16, 32, 64}, {0, 1, 4, 8, 16}})
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("BM_Mul/portable", BM_Mul, &rotortree::bn254::portable_ops());
   benchmark::RegisterBenchmark("BM_Mul/mulx-adx", BM_Mul, rotortree::bn254::adx_ops());
   benchmark::RegisterBenchmark("BM_Permute", BM_Permute)->ArgName("width")->DenseRange(2, 17)->Unit(benchmark::kMicrosecond);

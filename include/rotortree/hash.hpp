@@ -82,11 +82,11 @@ struct Sha256 {
 struct Poseidon {
   static constexpr HashId id = HashId::poseidon;
   static constexpr std::string_view name = "poseidon";
-  /// A parent costs about a thousand BLAKE3 parents: a level is worth hashing
-  /// in parallel from a few parents on, in work units of a few (measured in
-  /// docs/poseidon.md).
-  static constexpr std::size_t parallel_threshold = 16;
-  static constexpr std::size_t parallel_grain = 8;
+  /// A parent costs about a thousand BLAKE3 parents (~5 µs against a pool
+  /// hand-off of a few µs), so a level is worth splitting from a few parents
+  /// on; a work unit holds two batches of the 8-lane kernel (docs/poseidon.md).
+  static constexpr std::size_t parallel_threshold = 32;
+  static constexpr std::size_t parallel_grain = 16;
   static void hash(const std::uint8_t* data, std::size_t len, std::uint8_t* out) noexcept;
   static void hash_many(const std::uint8_t* data, std::size_t stride, std::size_t len,
                         std::size_t count, std::uint8_t* out) noexcept;
