@@ -1,0 +1,89 @@
+// 8-lane BN254 field operations and Poseidon on AVX-512 IFMA (see ifma_field.hpp
+// for the representation and bounds, docs/poseidon-ifma.md for the design).
+#include "poseidon/ifma.hpp"
+
+#include "poseidon/ifma_field.hpp"
+
+namespace rotortree::detail::poseidon_ifma {
+
+bool available() noexcept {
+  // __builtin_cpu_supports also checks that the OS saves the AVX-512 state (XCR0).
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("avx512ifma");
+  return yes;
+}
+
+namespace {
+
+/// Eight 4x64 values into radix-2^52 lanes (each limb < 2^52, top limb < 2^48).
+ROTORTREE_IFMA_INLINE Fe8 load(const Words* v) {
+  alignas(64) std::uint64_t limbs[5][kLanes];
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    const Words& w = v[i];
+    limbs[0][i] = w[0] & kMask52;
+    limbs[1][i] = ((w[0] >> 52) | (w[1] << 12)) & kMask52;
+    limbs[2][i] = ((w[1] >> 40) | (w[2] << 24)) & kMask52;
+    limbs[3][i] = ((w[2] >> 28) | (w[3] << 36)) & kMask52;
+    limbs[4][i] = w[3] >> 16;
+  }
+  Fe8 r;
+  for (int j = 0; j < 5; ++j) r.l[j] = _mm512_load_si512(limbs[j]);
+  return r;
+}
+
+/// Normalised lanes below 2^256 back into 4x64 values.
+ROTORTREE_IFMA_INLINE void store(const Fe8& a, Words* v) {
+  alignas(64) std::uint64_t limbs[5][kLanes];
+  for (int j = 0; j < 5; ++j) _mm512_store_si512(limbs[j], a.l[j]);
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    v[i][0] = limbs[0][i] | (limbs[1][i] << 52);
+    v[i][1] = (limbs[1][i] >> 12) | (limbs[2][i] << 40);
+    v[i][2] = (limbs[2][i] >> 24) | (limbs[3][i] << 28);
+    v[i][3] = (limbs[3][i] >> 36) | (limbs[4][i] << 16);
+  }
+}
+
+}  // namespace
+
+ROTORTREE_IFMA_TARGET void lanes_mul(const Words* a, const Words* b, Words* out) noexcept {
+  store(mont_mul(load(a), load(b)), out);
+}
+ROTORTREE_IFMA_TARGET void lanes_square(const Words* a, Words* out) noexcept {
+  store(mont_square(load(a)), out);
+}
+ROTORTREE_IFMA_TARGET void lanes_add(const Words* a, const Words* b, Words* out) noexcept {
+  store(add(load(a), load(b)), out);
+}
+ROTORTREE_IFMA_TARGET void lanes_sub(const Words* a, const Words* b, Words* out) noexcept {
+  store(sub(load(a), load(b)), out);
+}
+ROTORTREE_IFMA_TARGET void lanes_to_montgomery(const Words* a, Words* out) noexcept {
+  store(to_montgomery(load(a)), out);
+}
+ROTORTREE_IFMA_TARGET void lanes_from_montgomery(const Words* a, Words* out) noexcept {
+  store(from_montgomery(load(a)), out);
+}
+
+ROTORTREE_IFMA_TARGET void lanes_mul_chain(Words* acc, const Words* b, std::size_t rounds) noexcept {
+  Fe8 x = load(acc);
+  const Fe8 y = load(b);
+  for (std::size_t r = 0; r < rounds; ++r) x = mont_mul(x, y);
+  store(x, acc);
+}
+
+ROTORTREE_IFMA_TARGET void lanes_mul_chains4(Words* acc, const Words* b, std::size_t rounds) noexcept {
+  Fe8 x0 = load(acc), x1 = load(acc + kLanes), x2 = load(acc + 2 * kLanes), x3 = load(acc + 3 * kLanes);
+  const Fe8 y = load(b);
+  for (std::size_t r = 0; r < rounds; ++r) {
+    x0 = mont_mul(x0, y);
+    x1 = mont_mul(x1, y);
+    x2 = mont_mul(x2, y);
+    x3 = mont_mul(x3, y);
+  }
+  store(x0, acc);
+  store(x1, acc + kLanes);
+  store(x2, acc + 2 * kLanes);
+  store(x3, acc + 3 * kLanes);
+}
+
+}  // namespace rotortree::detail::poseidon_ifma
