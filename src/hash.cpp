@@ -110,6 +110,9 @@ void hash_group(HashId hash, NodeHash scheme, const Node* children, unsigned k, 
   switch (hash) {
     case HashId::blake3: return hash_group<Blake3>(scheme, children, k, out);
     case HashId::sha256: return hash_group<Sha256>(scheme, children, k, out);
+    case HashId::poseidon:
+      check_node_hash<Poseidon>(scheme);
+      return hash_group<Poseidon>(scheme, children, k, out);
   }
   throw Error(Errc::invalid_argument, "unknown hash function");
 }

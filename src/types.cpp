@@ -17,6 +17,7 @@ std::string_view to_string(Errc code) noexcept {
     case Errc::corruption: return "corruption";
     case Errc::locked: return "locked";
     case Errc::closed: return "closed";
+    case Errc::invalid_leaf: return "invalid_leaf";
   }
   return "unknown";
 }
@@ -25,6 +26,7 @@ std::string_view to_string(HashId id) noexcept {
   switch (id) {
     case HashId::blake3: return "blake3";
     case HashId::sha256: return "sha256";
+    case HashId::poseidon: return "poseidon";
   }
   return "unknown";
 }
@@ -40,8 +42,9 @@ std::string_view to_string(NodeHash scheme) noexcept {
 HashId parse_hash_id(std::string_view name) {
   if (name == "blake3") return HashId::blake3;
   if (name == "sha256") return HashId::sha256;
+  if (name == "poseidon") return HashId::poseidon;
   throw Error(Errc::invalid_argument,
-              "unknown hash '" + std::string(name) + "' (expected blake3 or sha256)");
+              "unknown hash '" + std::string(name) + "' (expected blake3, sha256 or poseidon)");
 }
 
 NodeHash parse_node_hash(std::string_view name) {

@@ -8,7 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
+
+#include "rotortree/parallel.hpp"
 
 #include "rotortree/types.hpp"
 
@@ -70,7 +73,72 @@ struct Sha256 {
                         std::size_t count, std::uint8_t* out) noexcept;
 };
 
-static_assert(Hasher<Blake3> && Hasher<Sha256>);
+/// Poseidon over the BN254 scalar field, exactly as circomlib and poseidon-lite
+/// (SPEC §6; docs/poseidon.md). A message of 32k bytes (1 <= k <= 16) is k
+/// field elements, 32 bytes big-endian each; the digest is poseidonK of them,
+/// big-endian. Elements must be canonical (< p): trees refuse other leaves
+/// (Errc::invalid_leaf) and decoders other values; a message holding one, or
+/// of another length, gets 32 bytes of 0xff, which is no field element.
+struct Poseidon {
+  static constexpr HashId id = HashId::poseidon;
+  static constexpr std::string_view name = "poseidon";
+  /// A parent costs about a thousand BLAKE3 parents: a level is worth hashing
+  /// in parallel from a few parents on, in work units of a few (measured in
+  /// docs/poseidon.md).
+  static constexpr std::size_t parallel_threshold = 8;
+  static constexpr std::size_t parallel_grain = 4;
+  static void hash(const std::uint8_t* data, std::size_t len, std::uint8_t* out) noexcept;
+  static void hash_many(const std::uint8_t* data, std::size_t stride, std::size_t len,
+                        std::size_t count, std::uint8_t* out) noexcept;
+  /// "ifma", "mulx-adx" or "portable": the kernel batches go through.
+  static std::string_view kernel() noexcept;
+  /// Whether `value` is a canonical field element (< p).
+  static bool is_field_element(const Node& value) noexcept;
+};
+
+static_assert(Hasher<Blake3> && Hasher<Sha256> && Hasher<Poseidon>);
+
+/// Hashers whose leaves must lie in a domain (field elements).
+template <class H>
+concept DomainHasher = Hasher<H> && requires(const Node& n) {
+  { H::is_field_element(n) } -> std::convertible_to<bool>;
+};
+
+/// Throws Error(invalid_leaf) naming the first leaf outside H's domain.
+template <Hasher H>
+inline void check_leaves(const Node* leaves, std::size_t count) {
+  if constexpr (DomainHasher<H>) {
+    for (std::size_t i = 0; i < count; ++i)
+      if (!H::is_field_element(leaves[i]))
+        throw Error(Errc::invalid_leaf, "leaf " + std::to_string(i) + " of the batch (" +
+                                            to_hex(leaves[i]) + ") is not a field element below p");
+  }
+}
+
+/// Throws Error(invalid_argument) for a node-hash scheme H cannot use
+/// (Poseidon hashes field elements: only lean-imt applies).
+template <Hasher H>
+inline void check_node_hash(NodeHash scheme) {
+  if constexpr (DomainHasher<H>) {
+    if (scheme != NodeHash::lean_imt)
+      throw Error(Errc::invalid_argument, std::string("node hash '") + std::string(to_string(scheme)) +
+                                              "' does not apply to " + std::string(H::name) +
+                                              " (only lean-imt)");
+  }
+}
+
+/// The parallel plan's defaults for H: parents per level before a level is
+/// hashed in parallel, and parents per work unit.
+template <Hasher H>
+constexpr std::size_t default_parallel_threshold() noexcept {
+  if constexpr (requires { H::parallel_threshold; }) return H::parallel_threshold;
+  else return kDefaultParallelThreshold;
+}
+template <Hasher H>
+constexpr std::size_t default_parallel_grain() noexcept {
+  if constexpr (requires { H::parallel_grain; }) return H::parallel_grain;
+  else return kParallelGrain;
+}
 
 /// Hash a group of k (2..16) contiguous children into `out` under `scheme`.
 template <Hasher H>

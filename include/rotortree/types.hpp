@@ -15,7 +15,7 @@ namespace rotortree {
 using Node = std::array<std::uint8_t, 32>;
 
 /// Hash function of a tree (stored in proofs and database headers; values are stable).
-enum class HashId : std::uint8_t { blake3 = 1, sha256 = 2 };
+enum class HashId : std::uint8_t { blake3 = 1, sha256 = 2, poseidon = 3 };
 
 /// How a group of children is hashed into its parent (SPEC §1).
 enum class NodeHash : std::uint8_t {
@@ -44,6 +44,7 @@ enum class Errc {
   corruption,           ///< a stored file fails its checks
   locked,               ///< the database directory is held by another opener
   closed,               ///< the database failed earlier and refuses further writes
+  invalid_leaf,         ///< a leaf outside the hash's domain (Poseidon: a value >= p)
 };
 
 /// Short stable name of an error code, e.g. "max_depth_exceeded".
@@ -62,7 +63,7 @@ class Error : public std::runtime_error {
 
 std::string_view to_string(HashId id) noexcept;
 std::string_view to_string(NodeHash scheme) noexcept;
-/// Parse "blake3"/"sha256"; throws Error(invalid_argument).
+/// Parse "blake3"/"sha256"/"poseidon"; throws Error(invalid_argument).
 HashId parse_hash_id(std::string_view name);
 /// Parse "lean-imt"/"tagged"; throws Error(invalid_argument).
 NodeHash parse_node_hash(std::string_view name);
