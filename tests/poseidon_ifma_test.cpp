@@ -3,11 +3,15 @@
 #include <gmp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <string>
 #include <random>
 #include <vector>
 
 #include "poseidon/ifma.hpp"
+#include "poseidon/params.hpp"
+#include "poseidon/poseidon.hpp"
 
 namespace {
 
@@ -252,6 +256,177 @@ TEST_F(IfmaField, MulChainsAgreeWithSingleMuls) {
   ifma::lanes_mul_chains4(acc.data(), b.data(), 5);
   for (std::size_t i = 0; i < kLanes; ++i) EXPECT_EQ(one[i], want[i]);
   EXPECT_EQ(acc, want);
+}
+
+// ---- Poseidon on 8 lanes ----------------------------------------------------
+
+/// The textbook (dense) permutation on GMP: the independent model.
+std::vector<Words> dense_model(unsigned width, const std::vector<Words>& input) {
+  const rotortree::poseidon::Tables& t = rotortree::poseidon::tables(width);
+  std::vector<Mpz> s(width);
+  for (unsigned i = 0; i < width; ++i) mpz_import(s[i].v, 4, -1, 8, 0, 0, input[i].data());
+  const unsigned rounds = t.full_rounds + t.partial_rounds;
+  Mpz acc, term;
+  for (unsigned r = 0; r < rounds; ++r) {
+    for (unsigned i = 0; i < width; ++i) {
+      Mpz c(t.round_constants[r * width + i]);
+      mpz_add(s[i].v, s[i].v, c.v);
+      mpz_mod(s[i].v, s[i].v, modulus().v);
+    }
+    const bool full = r < t.full_rounds / 2 || r >= t.full_rounds / 2 + t.partial_rounds;
+    for (unsigned i = 0; i < (full ? width : 1u); ++i) mpz_powm_ui(s[i].v, s[i].v, 5, modulus().v);
+    std::vector<Mpz> next(width);
+    for (unsigned i = 0; i < width; ++i) {
+      mpz_set_ui(acc.v, 0);
+      for (unsigned j = 0; j < width; ++j) {
+        Mpz m(t.mds[i * width + j]);
+        mpz_mul(term.v, m.v, s[j].v);
+        mpz_add(acc.v, acc.v, term.v);
+      }
+      mpz_mod(next[i].v, acc.v, modulus().v);
+    }
+    for (unsigned i = 0; i < width; ++i) mpz_set(s[i].v, next[i].v);
+  }
+  std::vector<Words> out;
+  for (auto& x : s) out.push_back(x.words());
+  return out;
+}
+
+/// Lane-major states of 8 lanes: lane 0 all zero, lane 1 all p-1, lane 2 the
+/// counting input 0,1,2,..., the rest random below p.
+std::vector<Words> lane_states(unsigned width, std::mt19937_64& rng) {
+  std::vector<Words> state(width * kLanes);
+  for (unsigned i = 0; i < width; ++i) {
+    for (std::size_t lane = 0; lane < kLanes; ++lane) {
+      Words& w = state[i * kLanes + lane];
+      if (lane == 0) w = Words{0, 0, 0, 0};
+      else if (lane == 1) w = times_p_plus(1, -1);
+      else if (lane == 2) w = Words{i, 0, 0, 0};
+      else w = random_below(rng, modulus());
+    }
+  }
+  return state;
+}
+
+class IfmaPoseidon : public IfmaField {};
+
+TEST_F(IfmaPoseidon, PermutationMatchesDenseGmpModelEveryWidth) {
+  std::mt19937_64 rng(11);
+  for (unsigned width = 2; width <= 17; ++width) {
+    auto state = lane_states(width, rng);
+    const auto input = state;
+    ifma::permute(width, state.data());
+    for (std::size_t lane = 0; lane < kLanes; ++lane) {
+      std::vector<Words> one(width);
+      for (unsigned i = 0; i < width; ++i) one[i] = input[i * kLanes + lane];
+      const auto want = dense_model(width, one);
+      for (unsigned i = 0; i < width; ++i) {
+        ASSERT_EQ(state[i * kLanes + lane], want[i]) << "width " << width << " lane " << lane << " element " << i;
+      }
+    }
+  }
+}
+
+TEST_F(IfmaPoseidon, PermutationMatchesScalarPathEveryWidth) {
+  std::mt19937_64 rng(12);
+  for (unsigned width = 2; width <= 17; ++width) {
+    for (int round = 0; round < 4; ++round) {
+      auto state = lane_states(width, rng);
+      const auto input = state;
+      ifma::permute(width, state.data());
+      for (std::size_t lane = 0; lane < kLanes; ++lane) {
+        std::vector<Words> one(width);
+        for (unsigned i = 0; i < width; ++i) one[i] = input[i * kLanes + lane];
+        rotortree::poseidon::permute(width, one.data());
+        for (unsigned i = 0; i < width; ++i) ASSERT_EQ(state[i * kLanes + lane], one[i]) << width;
+      }
+    }
+  }
+}
+
+/// Big-endian bytes of a small integer.
+std::array<std::uint8_t, 32> be_small(std::uint64_t x) {
+  std::array<std::uint8_t, 32> b{};
+  for (int i = 0; i < 8; ++i) b[31 - i] = static_cast<std::uint8_t>(x >> (8 * i));
+  return b;
+}
+
+std::string hex(const std::uint8_t* b) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 32; ++i) {
+    s += digits[b[i] >> 4];
+    s += digits[b[i] & 15];
+  }
+  return s;
+}
+
+TEST_F(IfmaPoseidon, HashBatchGivesPoseidonLiteDigests) {
+  // poseidon-lite: poseidon2([1, 2]) and poseidon1([1]) (circomlib's test vectors).
+  std::vector<std::uint8_t> pairs, singles;
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    const auto a = be_small(1), b = be_small(2);
+    pairs.insert(pairs.end(), a.begin(), a.end());
+    pairs.insert(pairs.end(), b.begin(), b.end());
+    singles.insert(singles.end(), a.begin(), a.end());
+  }
+  std::vector<std::uint8_t> out(32 * kLanes);
+  ASSERT_EQ(ifma::hash_batch(2, pairs.data(), 64, kLanes, out.data()), kLanes);
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    EXPECT_EQ(hex(out.data() + 32 * i), "115cc0f5e7d690413df64c6b9662e9cf2a3617f2743245519e19607a4417189a");
+  }
+  ASSERT_EQ(ifma::hash_batch(1, singles.data(), 32, kLanes, out.data()), kLanes);
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    EXPECT_EQ(hex(out.data() + 32 * i), "29176100eaa962bdc1fe6c654d6a3c130e96a4d1168b33848b897dc502820133");
+  }
+}
+
+TEST_F(IfmaPoseidon, HashBatchMatchesScalarHashEveryArity) {
+  std::mt19937_64 rng(13);
+  const auto p_bytes = [] {
+    std::array<std::uint8_t, 32> b{};
+    const Words p = times_p_plus(1, 0);
+    for (int i = 0; i < 4; ++i) {
+      for (int j = 0; j < 8; ++j) b[31 - 8 * i - j] = static_cast<std::uint8_t>(p[i] >> (8 * j));
+    }
+    return b;
+  }();
+  for (unsigned k = 1; k <= 16; ++k) {
+    for (std::size_t count : {std::size_t{0}, std::size_t{7}, std::size_t{8}, std::size_t{21}}) {
+      const std::size_t stride = 32 * k + (k % 3) * 32;  // messages with gaps too
+      std::vector<std::uint8_t> data(stride * count + 32);
+      for (std::size_t m = 0; m < count; ++m) {
+        for (unsigned e = 0; e < k; ++e) {
+          const Words w = random_below(rng, modulus());
+          for (int i = 0; i < 4; ++i) {
+            for (int j = 0; j < 8; ++j) {
+              data[m * stride + 32 * e + 31 - 8 * i - j] = static_cast<std::uint8_t>(w[i] >> (8 * j));
+            }
+          }
+        }
+      }
+      if (count > 3) std::copy(p_bytes.begin(), p_bytes.end(), data.begin() + 3 * stride + 32 * (k - 1));
+      std::vector<std::uint8_t> got(32 * count + 1, 0xab), want(32 * count);
+      const std::size_t done = ifma::hash_batch(k, data.data(), stride, count, got.data());
+      ASSERT_EQ(done, count - count % kLanes);
+      for (std::size_t m = 0; m < done; ++m) rotortree::poseidon::hash(k, data.data() + m * stride, want.data() + 32 * m);
+      EXPECT_TRUE(std::equal(got.begin(), got.begin() + 32 * done, want.begin())) << "k " << k << " count " << count;
+      EXPECT_EQ(got[32 * done], 0xab);  // nothing written past the batch's share
+      if (done > 3) {
+        EXPECT_EQ(hex(got.data() + 96), std::string(64, 'f'));  // the element >= p
+      }
+    }
+  }
+}
+
+TEST_F(IfmaPoseidon, HashBatchRefusesArityOutOfRange) {
+  std::vector<std::uint8_t> data(32 * 17 * kLanes), out(32 * kLanes);
+  EXPECT_EQ(ifma::hash_batch(0, data.data(), 32, kLanes, out.data()), 0u);
+  EXPECT_EQ(ifma::hash_batch(17, data.data(), 32 * 17, kLanes, out.data()), 0u);
+}
+
+TEST(IfmaDispatch, KernelOnlyWhereTheCpuHasIfma) {
+  EXPECT_EQ(ifma::batch_kernel() != nullptr, ifma::available());
 }
 
 }  // namespace

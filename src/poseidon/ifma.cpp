@@ -13,38 +13,6 @@ bool available() noexcept {
   return yes;
 }
 
-namespace {
-
-/// Eight 4x64 values into radix-2^52 lanes (each limb < 2^52, top limb < 2^48).
-ROTORTREE_IFMA_INLINE Fe8 load(const Words* v) {
-  alignas(64) std::uint64_t limbs[5][kLanes];
-  for (std::size_t i = 0; i < kLanes; ++i) {
-    const Words& w = v[i];
-    limbs[0][i] = w[0] & kMask52;
-    limbs[1][i] = ((w[0] >> 52) | (w[1] << 12)) & kMask52;
-    limbs[2][i] = ((w[1] >> 40) | (w[2] << 24)) & kMask52;
-    limbs[3][i] = ((w[2] >> 28) | (w[3] << 36)) & kMask52;
-    limbs[4][i] = w[3] >> 16;
-  }
-  Fe8 r;
-  for (int j = 0; j < 5; ++j) r.l[j] = _mm512_load_si512(limbs[j]);
-  return r;
-}
-
-/// Normalised lanes below 2^256 back into 4x64 values.
-ROTORTREE_IFMA_INLINE void store(const Fe8& a, Words* v) {
-  alignas(64) std::uint64_t limbs[5][kLanes];
-  for (int j = 0; j < 5; ++j) _mm512_store_si512(limbs[j], a.l[j]);
-  for (std::size_t i = 0; i < kLanes; ++i) {
-    v[i][0] = limbs[0][i] | (limbs[1][i] << 52);
-    v[i][1] = (limbs[1][i] >> 12) | (limbs[2][i] << 40);
-    v[i][2] = (limbs[2][i] >> 24) | (limbs[3][i] << 28);
-    v[i][3] = (limbs[3][i] >> 36) | (limbs[4][i] << 16);
-  }
-}
-
-}  // namespace
-
 ROTORTREE_IFMA_TARGET void lanes_mul(const Words* a, const Words* b, Words* out) noexcept {
   store(mont_mul(load(a), load(b)), out);
 }

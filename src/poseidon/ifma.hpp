@@ -47,4 +47,23 @@ void lanes_from_montgomery(const Words* a, Words* out) noexcept;
 void lanes_mul_chain(Words* acc, const Words* b, std::size_t rounds) noexcept;
 void lanes_mul_chains4(Words* acc, const Words* b, std::size_t rounds) noexcept;
 
+// ---- Poseidon on 8 lanes ------------------------------------------------------
+
+/// The Poseidon permutation of width t (2..17) of 8 independent states:
+/// element i of lane l at state[i*kLanes + l], canonical (< p) in and out.
+void permute(unsigned width, Words* state) noexcept;
+
+/// Poseidon with k (1..16) inputs of the first count - count % 8 messages
+/// (returned): message i is k 32-byte big-endian elements at data + i*stride,
+/// digest i (big-endian) at out + 32*i. A message holding an element >= p
+/// gets 32 bytes of 0xff, as on the scalar path. Returns 0 for k out of range.
+/// Its signature is poseidon::BatchKernel's.
+std::size_t hash_batch(unsigned k, const std::uint8_t* data, std::size_t stride, std::size_t count,
+                       std::uint8_t* out) noexcept;
+
+using BatchKernel = std::size_t (*)(unsigned k, const std::uint8_t* data, std::size_t stride,
+                                    std::size_t count, std::uint8_t* out) noexcept;
+/// &hash_batch when available(), else nullptr (the scalar path hashes everything).
+BatchKernel batch_kernel() noexcept;
+
 }  // namespace rotortree::detail::poseidon_ifma

@@ -16,7 +16,10 @@
 
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstdint>
+
+#include "poseidon/ifma.hpp"
 
 // GCC 12's _mm512_srli/srai_epi64 pass _mm512_undefined_epi32() (a
 // self-initialised variable) as the unused merge source, which -Wall reports
@@ -63,6 +66,7 @@ ROTORTREE_IFMA_INLINE __m512i madd_hi(__m512i acc, __m512i a, __m512i b) {
 /// whenever the value is < 2^260).
 ROTORTREE_IFMA_INLINE void normalize(__m512i (&t)[5]) {
   const __m512i mask = broadcast(kMask52);
+  #pragma GCC unroll 10
   for (int j = 0; j < 4; ++j) {
     t[j + 1] = _mm512_add_epi64(t[j + 1], _mm512_srai_epi64(t[j], 52));
     t[j] = _mm512_and_si512(t[j], mask);
@@ -77,12 +81,15 @@ struct Wide8 {
 };
 
 ROTORTREE_IFMA_INLINE void wide_zero(Wide8& w) {
+  #pragma GCC unroll 10
   for (auto& x : w.t) x = _mm512_setzero_si512();
 }
 
 /// w += a·b (a, b normalised).
 ROTORTREE_IFMA_INLINE void wide_mul_add(Wide8& w, const Fe8& a, const Fe8& b) {
+  #pragma GCC unroll 10
   for (int i = 0; i < 5; ++i) {
+    #pragma GCC unroll 10
     for (int j = 0; j < 5; ++j) {
       w.t[i + j] = madd_lo(w.t[i + j], a.l[i], b.l[j]);
       w.t[i + j + 1] = madd_hi(w.t[i + j + 1], a.l[i], b.l[j]);
@@ -92,7 +99,9 @@ ROTORTREE_IFMA_INLINE void wide_mul_add(Wide8& w, const Fe8& a, const Fe8& b) {
 
 /// w += a·b where every lane of b is the same constant (limbs broadcast).
 ROTORTREE_IFMA_INLINE void wide_mul_add(Wide8& w, const Fe8& a, const __m512i (&b)[5]) {
+  #pragma GCC unroll 10
   for (int i = 0; i < 5; ++i) {
+    #pragma GCC unroll 10
     for (int j = 0; j < 5; ++j) {
       w.t[i + j] = madd_lo(w.t[i + j], a.l[i], b[j]);
       w.t[i + j + 1] = madd_hi(w.t[i + j + 1], a.l[i], b[j]);
@@ -109,8 +118,10 @@ ROTORTREE_IFMA_INLINE void wide_mul_add(Wide8& w, const Fe8& a, const __m512i (&
 ROTORTREE_IFMA_INLINE Fe8 wide_reduce(Wide8& w, const __m512i* add = nullptr) {
   const __m512i n0 = broadcast(kN0);
   const __m512i zero = _mm512_setzero_si512();
+  #pragma GCC unroll 10
   for (int i = 0; i < 5; ++i) {
     const __m512i m = madd_lo(zero, w.t[i], n0);  // < 2^52: (t_i·n0) mod 2^52
+    #pragma GCC unroll 10
     for (int j = 0; j < 5; ++j) {
       const __m512i pj = broadcast(kP[j]);
       w.t[i + j] = madd_lo(w.t[i + j], m, pj);
@@ -121,6 +132,7 @@ ROTORTREE_IFMA_INLINE Fe8 wide_reduce(Wide8& w, const __m512i* add = nullptr) {
   }
   __m512i r[5] = {w.t[5], w.t[6], w.t[7], w.t[8], w.t[9]};
   if (add != nullptr) {
+    #pragma GCC unroll 10
     for (int j = 0; j < 5; ++j) r[j] = _mm512_add_epi64(r[j], add[j]);
   }
   normalize(r);
@@ -139,13 +151,17 @@ ROTORTREE_IFMA_INLINE Fe8 mont_mul(const Fe8& a, const Fe8& b) {
 ROTORTREE_IFMA_INLINE Fe8 mont_square(const Fe8& a) {
   Wide8 w;
   wide_zero(w);
+  #pragma GCC unroll 10
   for (int i = 0; i < 5; ++i) {
+    #pragma GCC unroll 10
     for (int j = i + 1; j < 5; ++j) {
       w.t[i + j] = madd_lo(w.t[i + j], a.l[i], a.l[j]);
       w.t[i + j + 1] = madd_hi(w.t[i + j + 1], a.l[i], a.l[j]);
     }
   }
+  #pragma GCC unroll 10
   for (auto& x : w.t) x = _mm512_add_epi64(x, x);  // ≤ 8 terms per position, doubled: no overflow
+  #pragma GCC unroll 10
   for (int i = 0; i < 5; ++i) {
     w.t[2 * i] = madd_lo(w.t[2 * i], a.l[i], a.l[i]);
     w.t[2 * i + 1] = madd_hi(w.t[2 * i + 1], a.l[i], a.l[i]);
@@ -156,6 +172,7 @@ ROTORTREE_IFMA_INLINE Fe8 mont_square(const Fe8& a) {
 /// a + b, exact, normalised (the caller keeps the sum below 2^260).
 ROTORTREE_IFMA_INLINE Fe8 add(const Fe8& a, const Fe8& b) {
   __m512i r[5];
+  #pragma GCC unroll 10
   for (int j = 0; j < 5; ++j) r[j] = _mm512_add_epi64(a.l[j], b.l[j]);
   normalize(r);
   return Fe8{{r[0], r[1], r[2], r[3], r[4]}};
@@ -164,6 +181,7 @@ ROTORTREE_IFMA_INLINE Fe8 add(const Fe8& a, const Fe8& b) {
 /// a - b + 2p, normalised: ≡ a - b (mod p), non-negative for b <= 2p.
 ROTORTREE_IFMA_INLINE Fe8 sub(const Fe8& a, const Fe8& b) {
   __m512i r[5];
+  #pragma GCC unroll 10
   for (int j = 0; j < 5; ++j) {
     r[j] = _mm512_sub_epi64(_mm512_add_epi64(a.l[j], broadcast(k2P[j])), b.l[j]);
   }
@@ -171,14 +189,17 @@ ROTORTREE_IFMA_INLINE Fe8 sub(const Fe8& a, const Fe8& b) {
   return Fe8{{r[0], r[1], r[2], r[3], r[4]}};
 }
 
-/// a - p where that is non-negative, else a (a normalised, < 2^260).
-ROTORTREE_IFMA_INLINE Fe8 subtract_p_once(const Fe8& a) {
+/// a - m where that is non-negative, else a (a normalised, < 2^260; m the
+/// limbs of p or 2p).
+ROTORTREE_IFMA_INLINE Fe8 subtract_once(const Fe8& a, const std::uint64_t (&m)[5]) {
   __m512i d[5];
-  for (int j = 0; j < 5; ++j) d[j] = _mm512_sub_epi64(a.l[j], broadcast(kP[j]));
+  #pragma GCC unroll 10
+  for (int j = 0; j < 5; ++j) d[j] = _mm512_sub_epi64(a.l[j], broadcast(m[j]));
   normalize(d);
-  // The value a - p is negative exactly when the top limb is (after the carries).
+  // The value a - m is negative exactly when the top limb is (after the carries).
   const __mmask8 keep = _mm512_cmplt_epi64_mask(d[4], _mm512_setzero_si512());
   Fe8 r;
+  #pragma GCC unroll 10
   for (int j = 0; j < 5; ++j) r.l[j] = _mm512_mask_blend_epi64(keep, d[j], a.l[j]);
   return r;
 }
@@ -186,16 +207,51 @@ ROTORTREE_IFMA_INLINE Fe8 subtract_p_once(const Fe8& a) {
 /// The canonical value (< p) of a Montgomery-form a < 2^256: a·R^-1 mod p.
 ROTORTREE_IFMA_INLINE Fe8 from_montgomery(const Fe8& a) {
   Wide8 w;
+  #pragma GCC unroll 10
   for (int j = 0; j < 5; ++j) w.t[j] = a.l[j];
+  #pragma GCC unroll 10
   for (int j = 5; j < 10; ++j) w.t[j] = _mm512_setzero_si512();
-  return subtract_p_once(wide_reduce(w));  // < a/R + p < p + 1, so one subtraction
+  return subtract_once(wide_reduce(w), kP);  // < a/R + p < p + 1, so one subtraction
 }
 
 /// Montgomery form a·R mod p (lazily: < a·R2/R + p < 1.07p) of a normalised a < 2^256.
 ROTORTREE_IFMA_INLINE Fe8 to_montgomery(const Fe8& a) {
   Fe8 r2;
+  #pragma GCC unroll 10
   for (int j = 0; j < 5; ++j) r2.l[j] = broadcast(kR2[j]);
   return mont_mul(a, r2);
+}
+
+/// Eight 4x64 values into radix-2^52 lanes (each limb < 2^52, top limb < 2^48).
+ROTORTREE_IFMA_INLINE Fe8 load(const Words* v) {
+  alignas(64) std::uint64_t limbs[5][kLanes];
+  #pragma GCC unroll 10
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    const Words& w = v[i];
+    limbs[0][i] = w[0] & kMask52;
+    limbs[1][i] = ((w[0] >> 52) | (w[1] << 12)) & kMask52;
+    limbs[2][i] = ((w[1] >> 40) | (w[2] << 24)) & kMask52;
+    limbs[3][i] = ((w[2] >> 28) | (w[3] << 36)) & kMask52;
+    limbs[4][i] = w[3] >> 16;
+  }
+  Fe8 r;
+  #pragma GCC unroll 10
+  for (int j = 0; j < 5; ++j) r.l[j] = _mm512_load_si512(limbs[j]);
+  return r;
+}
+
+/// Normalised lanes below 2^256 back into 4x64 values.
+ROTORTREE_IFMA_INLINE void store(const Fe8& a, Words* v) {
+  alignas(64) std::uint64_t limbs[5][kLanes];
+  #pragma GCC unroll 10
+  for (int j = 0; j < 5; ++j) _mm512_store_si512(limbs[j], a.l[j]);
+  #pragma GCC unroll 10
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    v[i][0] = limbs[0][i] | (limbs[1][i] << 52);
+    v[i][1] = (limbs[1][i] >> 12) | (limbs[2][i] << 40);
+    v[i][2] = (limbs[2][i] >> 24) | (limbs[3][i] << 28);
+    v[i][3] = (limbs[3][i] >> 36) | (limbs[4][i] << 16);
+  }
 }
 
 }  // namespace rotortree::detail::poseidon_ifma
