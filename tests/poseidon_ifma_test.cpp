@@ -427,6 +427,26 @@ TEST_F(IfmaPoseidon, HashBatchRefusesArityOutOfRange) {
 
 TEST(IfmaDispatch, KernelOnlyWhereTheCpuHasIfma) {
   EXPECT_EQ(ifma::batch_kernel() != nullptr, ifma::available());
+  EXPECT_EQ(rotortree::poseidon::kernel() == "ifma", ifma::available());
+}
+
+// hash_many (the batch kernel for whole groups of 8, the scalar path for the
+// rest) equals message-by-message hashing for every remainder; runs on any CPU.
+TEST(IfmaDispatch, HashManyEqualsOneByOne) {
+  std::mt19937_64 rng(14);
+  for (unsigned k : {1u, 2u, 3u, 4u, 8u, 16u}) {
+    for (std::size_t count = 0; count <= 19; ++count) {
+      std::vector<std::uint8_t> data(32 * k * count);
+      for (std::size_t e = 0; e < k * count; ++e) {
+        for (int i = 0; i < 32; ++i) data[32 * e + i] = static_cast<std::uint8_t>(rng());
+        data[32 * e] &= 0x1f;  // below 2^253 < p
+      }
+      std::vector<std::uint8_t> got(32 * count), want(32 * count);
+      rotortree::poseidon::hash_many(k, data.data(), 32 * k, count, got.data());
+      for (std::size_t m = 0; m < count; ++m) rotortree::poseidon::hash(k, data.data() + 32 * k * m, want.data() + 32 * m);
+      ASSERT_EQ(got, want) << "k " << k << " count " << count;
+    }
+  }
 }
 
 }  // namespace

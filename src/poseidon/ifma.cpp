@@ -7,8 +7,10 @@
 namespace rotortree::detail::poseidon_ifma {
 
 bool available() noexcept {
-  // __builtin_cpu_supports also checks that the OS saves the AVX-512 state (XCR0).
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+  // __builtin_cpu_supports also checks that the OS saves the AVX-512 state
+  // (XCR0). The explicit init makes this safe from static initialisers
+  // (poseidon.cpp picks its batch kernel at load).
+  static const bool yes = (__builtin_cpu_init(), true) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                           __builtin_cpu_supports("avx512ifma");
   return yes;
 }

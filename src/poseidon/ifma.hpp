@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "poseidon/poseidon.hpp"
+
 namespace rotortree::detail::poseidon_ifma {
 
 /// Lanes of one kernel call: eight independent field elements / hashes.
@@ -57,13 +59,11 @@ void permute(unsigned width, Words* state) noexcept;
 /// (returned): message i is k 32-byte big-endian elements at data + i*stride,
 /// digest i (big-endian) at out + 32*i. A message holding an element >= p
 /// gets 32 bytes of 0xff, as on the scalar path. Returns 0 for k out of range.
-/// Its signature is poseidon::BatchKernel's.
 std::size_t hash_batch(unsigned k, const std::uint8_t* data, std::size_t stride, std::size_t count,
                        std::uint8_t* out) noexcept;
 
-using BatchKernel = std::size_t (*)(unsigned k, const std::uint8_t* data, std::size_t stride,
-                                    std::size_t count, std::uint8_t* out) noexcept;
-/// &hash_batch when available(), else nullptr (the scalar path hashes everything).
-BatchKernel batch_kernel() noexcept;
+/// &hash_batch when available(), else nullptr (the scalar path hashes
+/// everything): what poseidon::hash_many's kernel selection registers.
+poseidon::BatchKernel batch_kernel() noexcept;
 
 }  // namespace rotortree::detail::poseidon_ifma

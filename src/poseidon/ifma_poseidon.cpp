@@ -218,6 +218,6 @@ ROTORTREE_IFMA_TARGET std::size_t hash_batch(unsigned k, const std::uint8_t* dat
   return done;
 }
 
-BatchKernel batch_kernel() noexcept { return available() ? &hash_batch : nullptr; }
+poseidon::BatchKernel batch_kernel() noexcept { return available() ? &hash_batch : nullptr; }
 
 }  // namespace rotortree::detail::poseidon_ifma
