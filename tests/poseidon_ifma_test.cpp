@@ -392,7 +392,7 @@ TEST_F(IfmaPoseidon, HashBatchMatchesScalarHashEveryArity) {
     return b;
   }();
   for (unsigned k = 1; k <= 16; ++k) {
-    for (std::size_t count : {std::size_t{0}, std::size_t{7}, std::size_t{8}, std::size_t{21}}) {
+    for (std::size_t count : {0, 2, 3, 7, 8, 10, 21}) {
       const std::size_t stride = 32 * k + (k % 3) * 32;  // messages with gaps too
       std::vector<std::uint8_t> data(stride * count + 32);
       for (std::size_t m = 0; m < count; ++m) {
@@ -408,7 +408,7 @@ TEST_F(IfmaPoseidon, HashBatchMatchesScalarHashEveryArity) {
       if (count > 3) std::copy(p_bytes.begin(), p_bytes.end(), data.begin() + 3 * stride + 32 * (k - 1));
       std::vector<std::uint8_t> got(32 * count + 1, 0xab), want(32 * count);
       const std::size_t done = ifma::hash_batch(k, data.data(), stride, count, got.data());
-      ASSERT_EQ(done, count - count % kLanes);
+      ASSERT_EQ(done, count % kLanes >= ifma::kMinPaddedGroup ? count : count - count % kLanes);
       for (std::size_t m = 0; m < done; ++m) rotortree::poseidon::hash(k, data.data() + m * stride, want.data() + 32 * m);
       EXPECT_TRUE(std::equal(got.begin(), got.begin() + 32 * done, want.begin())) << "k " << k << " count " << count;
       EXPECT_EQ(got[32 * done], 0xab);  // nothing written past the batch's share

@@ -186,6 +186,36 @@ ROTORTREE_IFMA_TARGET void permute(unsigned width, Words* state) noexcept {
   for (unsigned i = 0; i < width; ++i) store(from_montgomery(s[i]), state + i * kLanes);
 }
 
+namespace {
+
+/// The k-input hashes of `lanes` (1..8) messages in one 8-lane group; the
+/// lanes past `lanes` hash zeros and are not written.
+ROTORTREE_IFMA_TARGET void hash_group(unsigned k, const LaneTables& tables, PermuteFn permute_fn,
+                                      const std::uint8_t* data, std::size_t stride, std::size_t lanes,
+                                      std::uint8_t* out) {
+  Fe8 s[kMaxWidth];
+  s[0] = Fe8{{_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+              _mm512_setzero_si512(), _mm512_setzero_si512()}};
+  bool refused[kLanes] = {};
+  for (unsigned e = 0; e < k; ++e) {
+    Words in[kLanes] = {};
+    for (std::size_t lane = 0; lane < lanes; ++lane) {
+      in[lane] = words_from_be(data + lane * stride + 32 * e);
+      if (!below_modulus(in[lane])) refused[lane] = true;
+    }
+    s[e + 1] = to_montgomery(load(in));
+  }
+  permute_fn(tables, s);
+  Words digest[kLanes];
+  store(from_montgomery(s[0]), digest);
+  for (std::size_t lane = 0; lane < lanes; ++lane) {
+    if (refused[lane]) std::memset(out + 32 * lane, 0xff, 32);  // as the scalar path: no field element
+    else words_to_be(digest[lane], out + 32 * lane);
+  }
+}
+
+}  // namespace
+
 ROTORTREE_IFMA_TARGET std::size_t hash_batch(unsigned k, const std::uint8_t* data, std::size_t stride,
                                              std::size_t count, std::uint8_t* out) noexcept {
   if (k < kMinWidth - 1 || k > kMaxWidth - 1) return 0;
@@ -194,26 +224,11 @@ ROTORTREE_IFMA_TARGET std::size_t hash_batch(unsigned k, const std::uint8_t* dat
   const PermuteFn permute_fn = kPermuteByWidth[width - kMinWidth];
   std::size_t done = 0;
   for (; count - done >= kLanes; done += kLanes) {
-    Fe8 s[kMaxWidth];
-    s[0] = Fe8{{_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                _mm512_setzero_si512(), _mm512_setzero_si512()}};
-    bool refused[kLanes] = {};
-    for (unsigned e = 0; e < k; ++e) {
-      Words in[kLanes];
-      for (std::size_t lane = 0; lane < kLanes; ++lane) {
-        in[lane] = words_from_be(data + (done + lane) * stride + 32 * e);
-        if (!below_modulus(in[lane])) refused[lane] = true;
-      }
-      s[e + 1] = to_montgomery(load(in));
-    }
-    permute_fn(tables, s);
-    Words digest[kLanes];
-    store(from_montgomery(s[0]), digest);
-    for (std::size_t lane = 0; lane < kLanes; ++lane) {
-      std::uint8_t* o = out + 32 * (done + lane);
-      if (refused[lane]) std::memset(o, 0xff, 32);  // as the scalar path: no field element
-      else words_to_be(digest[lane], o);
-    }
+    hash_group(k, tables, permute_fn, data + done * stride, stride, kLanes, out + 32 * done);
+  }
+  if (count - done >= kMinPaddedGroup) {
+    hash_group(k, tables, permute_fn, data + done * stride, stride, count - done, out + 32 * done);
+    done = count;
   }
   return done;
 }
