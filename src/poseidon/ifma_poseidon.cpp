@@ -13,7 +13,7 @@
 //     stay below 2p over any number of rounds.
 #include <cstring>
 #include <mutex>
-#include <utility>
+#include <algorithm>
 #include <vector>
 
 #include "poseidon/ifma.hpp"
@@ -97,9 +97,8 @@ ROTORTREE_IFMA_INLINE Fe8 pow5(const Fe8& x) {
 }
 
 /// state = matrix · state (row-major T×T), one reduction per row.
-template <unsigned T>
-ROTORTREE_IFMA_INLINE void mix(const Const52* matrix, Fe8* state) {
-  Fe8 next[T];
+ROTORTREE_IFMA_INLINE void mix(unsigned T, const Const52* matrix, Fe8* state) {
+  Fe8 next[kMaxWidth];
   for (unsigned i = 0; i < T; ++i) {
     Wide8 w;
     wide_zero(w);
@@ -109,17 +108,20 @@ ROTORTREE_IFMA_INLINE void mix(const Const52* matrix, Fe8* state) {
   for (unsigned i = 0; i < T; ++i) state[i] = next[i];
 }
 
-template <unsigned T>
-ROTORTREE_IFMA_INLINE void full_round(const Const52* constants, const Const52* matrix, Fe8* state) {
+ROTORTREE_IFMA_INLINE void full_round(unsigned T, const Const52* constants, const Const52* matrix,
+                                      Fe8* state) {
   for (unsigned i = 0; i < T; ++i) state[i] = pow5(add(state[i], constants[i]));
-  mix<T>(matrix, state);
+  mix(T, matrix, state);
 }
 
-template <unsigned T>
-ROTORTREE_IFMA_TARGET void permute_width(const LaneTables& tables, Fe8* state) {
+/// One loop for every width: the field operations inside are unrolled, the
+/// loops over the state are not (instantiating per width bought nothing
+/// measurable and cost minutes of compile time under the sanitizers).
+ROTORTREE_IFMA_TARGET void permute_lanes(const LaneTables& tables, Fe8* state) {
+  const unsigned T = tables.width;
   const unsigned half = tables.full_rounds / 2;
   for (unsigned r = 0; r < half; ++r) {
-    full_round<T>(tables.full_constants.data() + r * T,
+    full_round(T, tables.full_constants.data() + r * T,
                   r + 1 == half ? tables.pre_sparse.data() : tables.mds.data(), state);
   }
   const Const52* sparse = tables.sparse.data();
@@ -139,18 +141,9 @@ ROTORTREE_IFMA_TARGET void permute_width(const LaneTables& tables, Fe8* state) {
     state[0] = wide_reduce(first);
   }
   for (unsigned r = half; r < tables.full_rounds; ++r) {
-    full_round<T>(tables.full_constants.data() + r * T, tables.mds.data(), state);
+    full_round(T, tables.full_constants.data() + r * T, tables.mds.data(), state);
   }
 }
-
-using PermuteFn = void (*)(const LaneTables&, Fe8*);
-
-template <unsigned... W>
-constexpr auto make_permute_table(std::integer_sequence<unsigned, W...>) {
-  return std::array<PermuteFn, sizeof...(W)>{&permute_width<W + kMinWidth>...};
-}
-constexpr auto kPermuteByWidth =
-    make_permute_table(std::make_integer_sequence<unsigned, kMaxWidth - kMinWidth + 1>{});
 
 /// 32 big-endian bytes into little-endian words.
 Words words_from_be(const std::uint8_t* be) {
@@ -182,7 +175,7 @@ bool below_modulus(const Words& w) {
 ROTORTREE_IFMA_TARGET void permute(unsigned width, Words* state) noexcept {
   Fe8 s[kMaxWidth];
   for (unsigned i = 0; i < width; ++i) s[i] = to_montgomery(load(state + i * kLanes));
-  kPermuteByWidth[width - kMinWidth](lane_tables(width), s);
+  permute_lanes(lane_tables(width), s);
   for (unsigned i = 0; i < width; ++i) store(from_montgomery(s[i]), state + i * kLanes);
 }
 
@@ -190,9 +183,8 @@ namespace {
 
 /// The k-input hashes of `lanes` (1..8) messages in one 8-lane group; the
 /// lanes past `lanes` hash zeros and are not written.
-ROTORTREE_IFMA_TARGET void hash_group(unsigned k, const LaneTables& tables, PermuteFn permute_fn,
-                                      const std::uint8_t* data, std::size_t stride, std::size_t lanes,
-                                      std::uint8_t* out) {
+ROTORTREE_IFMA_TARGET void hash_group(unsigned k, const LaneTables& tables, const std::uint8_t* data,
+                                      std::size_t stride, std::size_t lanes, std::uint8_t* out) {
   Fe8 s[kMaxWidth];
   s[0] = Fe8{{_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
               _mm512_setzero_si512(), _mm512_setzero_si512()}};
@@ -205,7 +197,7 @@ ROTORTREE_IFMA_TARGET void hash_group(unsigned k, const LaneTables& tables, Perm
     }
     s[e + 1] = to_montgomery(load(in));
   }
-  permute_fn(tables, s);
+  permute_lanes(tables, s);
   Words digest[kLanes];
   store(from_montgomery(s[0]), digest);
   for (std::size_t lane = 0; lane < lanes; ++lane) {
@@ -221,13 +213,12 @@ ROTORTREE_IFMA_TARGET std::size_t hash_batch(unsigned k, const std::uint8_t* dat
   if (k < kMinWidth - 1 || k > kMaxWidth - 1) return 0;
   const unsigned width = k + 1;
   const LaneTables& tables = lane_tables(width);
-  const PermuteFn permute_fn = kPermuteByWidth[width - kMinWidth];
   std::size_t done = 0;
   for (; count - done >= kLanes; done += kLanes) {
-    hash_group(k, tables, permute_fn, data + done * stride, stride, kLanes, out + 32 * done);
+    hash_group(k, tables, data + done * stride, stride, kLanes, out + 32 * done);
   }
   if (count - done >= kMinPaddedGroup) {
-    hash_group(k, tables, permute_fn, data + done * stride, stride, count - done, out + 32 * done);
+    hash_group(k, tables, data + done * stride, stride, count - done, out + 32 * done);
     done = count;
   }
   return done;
