@@ -1,8 +1,9 @@
-// The 8-lane AVX-512 IFMA path of Poseidon against the scalar path, same run:
+// The 8-lane AVX-512 IFMA path of Poseidon, beside the scalar path's
+// BM_Mul, BM_Permute and BM_Hash2 (bench_poseidon.cpp) in the same executable:
 // one 8-lane Montgomery multiplication (latency: one dependent chain;
 // throughput: four chains), the permutation of every width on 8 lanes, and
-// 2-input hashing of a batch (ns per hash). Skipped on a CPU without IFMA.
-//   rotortree_gbench --benchmark_filter='Ifma|PoseidonScalar'
+// k-input hashing of a batch (time per hash). Skipped on a CPU without IFMA.
+//   build/bench/rotortree_poseidon_gbench --benchmark_filter='Ifma|Mul|Permute/width:3$|Hash2'
 #include <benchmark/benchmark.h>
 
 #include <array>
@@ -10,7 +11,6 @@
 #include <random>
 #include <vector>
 
-#include "poseidon/field.hpp"
 #include "poseidon/ifma.hpp"
 #include "poseidon/poseidon.hpp"
 
@@ -68,21 +68,6 @@ void BM_IfmaMul8Throughput(benchmark::State& state) {
 }
 BENCHMARK(BM_IfmaMul8Throughput);
 
-/// The scalar path's multiplication, one dependent chain (for the ratio).
-void BM_PoseidonScalarMulLatency(benchmark::State& state) {
-  const auto& ops = rotortree::bn254::ops();
-  std::mt19937_64 rng(3);
-  rotortree::bn254::Fe a = rotortree::bn254::to_montgomery(random_element(rng));
-  const rotortree::bn254::Fe b = rotortree::bn254::to_montgomery(random_element(rng));
-  for (auto _ : state) {
-    for (std::size_t r = 0; r < kMulRounds; ++r) ops.mul(a, b, a);
-    benchmark::DoNotOptimize(a);
-  }
-  per_item(state, kMulRounds, "s/mul");
-  state.SetLabel(ops.name);
-}
-BENCHMARK(BM_PoseidonScalarMulLatency);
-
 void BM_IfmaPermute8(benchmark::State& state) {
   if (skip_without_ifma(state)) return;
   const auto width = static_cast<unsigned>(state.range(0));
@@ -97,19 +82,6 @@ void BM_IfmaPermute8(benchmark::State& state) {
   per_item(state, kLanes, "s/permutation");
 }
 BENCHMARK(BM_IfmaPermute8)->DenseRange(2, 17);
-
-void BM_PoseidonScalarPermute(benchmark::State& state) {
-  const auto width = static_cast<unsigned>(state.range(0));
-  std::mt19937_64 rng(5);
-  std::vector<Words> s(width);
-  for (auto& w : s) w = random_element(rng);
-  for (auto _ : state) {
-    rotortree::poseidon::permute(width, s.data());
-    benchmark::DoNotOptimize(s.data());
-  }
-  per_item(state, 1, "s/permutation");
-}
-BENCHMARK(BM_PoseidonScalarPermute)->DenseRange(2, 17);
 
 std::vector<std::uint8_t> random_messages(unsigned k, std::size_t count) {
   std::mt19937_64 rng(6);
@@ -134,20 +106,5 @@ void BM_IfmaHashBatch(benchmark::State& state) {
   per_item(state, kBatchHashes, "s/hash");
 }
 BENCHMARK(BM_IfmaHashBatch)->Arg(2)->Arg(4)->Arg(8)->Arg(16);
-
-/// The same hashes one by one on the scalar path.
-void BM_PoseidonScalarHashBatch(benchmark::State& state) {
-  const auto k = static_cast<unsigned>(state.range(0));
-  const auto data = random_messages(k, kBatchHashes);
-  std::vector<std::uint8_t> out(32 * kBatchHashes);
-  for (auto _ : state) {
-    for (std::size_t i = 0; i < kBatchHashes; ++i) {
-      rotortree::poseidon::hash(k, data.data() + 32 * k * i, out.data() + 32 * i);
-    }
-    benchmark::ClobberMemory();
-  }
-  per_item(state, kBatchHashes, "s/hash");
-}
-BENCHMARK(BM_PoseidonScalarHashBatch)->Arg(2)->Arg(4)->Arg(8)->Arg(16);
 
 }  // namespace

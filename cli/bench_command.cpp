@@ -62,11 +62,23 @@ class Progress {
   bool enabled_;
 };
 
-/// Pseudo-random prehashed leaves; never hashed by the tree.
+/// Pseudo-random prehashed leaves; never hashed by the tree. For a hash of
+/// field elements (Poseidon) the top byte is masked below p's (0x30).
+template <Hasher H>
 std::vector<Node> make_leaves(std::uint64_t count, std::uint64_t seed) {
   std::vector<Node> leaves(count);
-  for (std::uint64_t i = 0; i < count; ++i) leaves[i] = pseudo_random_leaf(seed, i);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    leaves[i] = pseudo_random_leaf(seed, i);
+    if constexpr (DomainHasher<H>) leaves[i][0] &= 0x2f;
+  }
   return leaves;
+}
+
+/// The kernel batches of H go through.
+template <Hasher H>
+std::string kernel_name() {
+  if constexpr (requires { H::kernel(); }) return std::string(H::kernel());
+  else return "openssl";
 }
 
 /// The fields every bench result starts with (SPEC §4).
@@ -150,8 +162,8 @@ double hash_limit_seconds(const std::map<unsigned, std::uint64_t>& groups,
 template <Hasher H, std::size_t N>
 nlohmann::ordered_json run(const BenchOptions& options) {
   const std::size_t threads = options.threads == 0 ? hardware_threads() : options.threads;
-  const std::vector<Node> leaves = make_leaves(options.leaves, 42);
-  const std::vector<Node> extra = make_leaves(options.single_inserts, 4242);
+  const std::vector<Node> leaves = make_leaves<H>(options.leaves, 42);
+  const std::vector<Node> extra = make_leaves<H>(options.single_inserts, 4242);
   const TreeOptions tree_options{.threads = threads, .parallel_threshold = options.parallel_threshold};
 
   // Keep the tree's slabs for reuse: the timed run then measures insertion,
@@ -272,7 +284,7 @@ nlohmann::ordered_json run(const BenchOptions& options) {
   }
   result["group_hash_latency_ns"] = group_hash_ns;
   result["hashing_levels_at_size"] = hashing_levels;
-  result["kernel"] = H::id == HashId::blake3 ? std::string(Blake3::kernel()) : std::string("openssl");
+  result["kernel"] = kernel_name<H>();
   result["parallel_threshold"] = tree.parallel_threshold();
   result["checksum"] = checksum % 1000;  // keeps the timed loops from being optimised away
   return result;
@@ -312,8 +324,8 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
   using Db = RotorTree<H, N>;
   const std::size_t threads = options.threads == 0 ? hardware_threads() : options.threads;
   const TreeOptions tree_options{.threads = threads, .parallel_threshold = options.parallel_threshold};
-  const std::vector<Node> leaves = make_leaves(options.leaves, 42);
-  const std::vector<Node> extra = make_leaves(options.single_inserts, 4242);
+  const std::vector<Node> leaves = make_leaves<H>(options.leaves, 42);
+  const std::vector<Node> extra = make_leaves<H>(options.single_inserts, 4242);
   const ScratchDir scratch(options.dir);
   const std::size_t expected_bytes =
       static_cast<std::size_t>(std::max(options.leaves, options.reopen_leaves) * 32.0 * N / (N - 1) * 1.1);
@@ -489,11 +501,18 @@ void print_table(const nlohmann::ordered_json& r) {
 void register_bench_command(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
   CLI::App* bench = app.add_subcommand("bench", "Measure insertion, proofs and snapshots (SPEC §4)");
-  bench->add_option("--leaves", options->leaves, "Leaves to insert")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 40));
-  bench->add_option("--batch", options->batch, "Leaves per insert_many call")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 40));
-  bench->add_option("--arity", options->arity, "Arity: 2, 3, 4, 8 or 16")->capture_default_str();
+  CLI::Option* leaves_option =
+      bench->add_option("--leaves", options->leaves, "Leaves to insert (poseidon: default 1000000)")
+          ->capture_default_str()
+          ->check(CLI::Range(1ULL, 1ULL << 40));
+  CLI::Option* batch_option =
+      bench->add_option("--batch", options->batch, "Leaves per insert_many call (poseidon: default 100000)")
+          ->capture_default_str()
+          ->check(CLI::Range(1ULL, 1ULL << 40));
+  CLI::Option* arity_option =
+      bench->add_option("--arity", options->arity, "Arity: 2, 3, 4, 8 or 16 (poseidon: default 2)")->capture_default_str();
   bench->add_option("--threads", options->threads, "Hashing threads (default: all cores; 1 = sequential)");
-  bench->add_option("--hash", options->hash, "blake3 or sha256")->capture_default_str();
+  bench->add_option("--hash", options->hash, "blake3, sha256 or poseidon")->capture_default_str();
   bench->add_option("--parallel-threshold", options->parallel_threshold,
                     "New parents a level needs to be hashed in parallel (default: ROTORTREE_PARALLEL_THRESHOLD or 1024)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
@@ -515,17 +534,23 @@ void register_bench_command(CLI::App& app) {
                     "and summary.md to this directory")
       ->type_name("DIR");
   bench->add_flag("--quick", *quick, "With --report: a shorter sweep (tree sizes up to 10^6)");
-  bench->callback([options, report, quick] {
+  bench->callback([options, report, quick, leaves_option, batch_option, arity_option] {
     if (!report->empty()) {
       write_bench_report(*report, *quick);
       return;
     }
+    const HashId hash = parse_hash_id(options->hash);
+    if (hash == HashId::poseidon) {  // SPEC §6: a Poseidon parent costs ~1000 BLAKE3 parents
+      if (leaves_option->count() == 0) options->leaves = 1'000'000;
+      if (batch_option->count() == 0) options->batch = 100'000;
+      if (arity_option->count() == 0) options->arity = 2;
+    }
     if (!is_runtime_arity(options->arity))
       throw Error(Errc::invalid_argument, "unsupported arity " + std::to_string(options->arity) +
                                               " (expected 2, 3, 4, 8 or 16)");
-    const nlohmann::ordered_json result = parse_hash_id(options->hash) == HashId::blake3
-                                              ? run_for_arity<Blake3>(*options)
-                                              : run_for_arity<Sha256>(*options);
+    const nlohmann::ordered_json result = hash == HashId::blake3   ? run_for_arity<Blake3>(*options)
+                                          : hash == HashId::sha256 ? run_for_arity<Sha256>(*options)
+                                                                   : run_for_arity<Poseidon>(*options);
     if (options->json || options->storage)
       std::cout << (options->json ? result.dump() : result.dump(2)) << std::endl;
     else

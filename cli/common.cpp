@@ -100,9 +100,9 @@ void ParamOptions::add_to(CLI::App& command, Role role) {
                                            : "Expected arity: the proof's must be this")
                       ->type_name("N");
   hash_option_ = command.add_option("--hash", hash_,
-                                    build ? "Hash function: blake3 (default) or sha256"
+                                    build ? "Hash function: blake3 (default), sha256 or poseidon (BN254)"
                                           : "Expected hash function: the proof's must be this")
-                     ->type_name("blake3|sha256");
+                     ->type_name("blake3|sha256|poseidon");
   node_hash_option_ = command.add_option("--node-hash", node_hash_,
                                          build ? "Node hash scheme: lean-imt (default) or tagged"
                                                : "Expected node hash scheme: the proof's must be this")
@@ -212,6 +212,8 @@ void ProofOutput::write(const AnyProof& proof) const {
     write_output(out_, std::visit([](const auto& p) { return to_json(p); }, proof) + "\n");
   }
 }
+
+void ProofOutput::write_text(std::string_view text) const { write_output(out_, text); }
 
 void write_output(const std::string& path, std::string_view bytes) {
   if (path.empty() || path == "-") {

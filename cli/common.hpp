@@ -96,6 +96,9 @@ class ProofOutput {
  public:
   void add_to(CLI::App& command);
   void write(const AnyProof& proof) const;
+  /// Write a proof already encoded as text (another format, e.g. zk-kit's).
+  void write_text(std::string_view text) const;
+  bool binary() const noexcept { return binary_; }
 
  private:
   bool binary_ = false;

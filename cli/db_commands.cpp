@@ -54,7 +54,7 @@ void register_db_commands(CLI::App& app) {
     cmd->add_option("DIR", *dir, "Database directory")->required();
     cmd->add_option("--arity", *arity, "Arity: 2, 3, 4, 8 or 16 (default 4)");
     cmd->add_option("--max-depth", *max_depth, "Maximum depth 1..32 (default 32)");
-    cmd->add_option("--hash", *hash, "blake3 or sha256 (default blake3)");
+    cmd->add_option("--hash", *hash, "blake3, sha256 or poseidon (default blake3)");
     cmd->add_option("--node-hash", *node_hash, "lean-imt or tagged (default lean-imt)");
     cmd->callback([=] {
       DbParams params;

@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "rotortree/codec.hpp"
+#include "rotortree/zkkit.hpp"
 
 namespace rotortree::cli {
 
@@ -72,6 +73,7 @@ void register_prove(CLI::App& app) {
     std::string index, size;
     CLI::Option* size_option = nullptr;
     ProofOutput output;
+    std::string format = "rotortree";
   };
   auto args = std::make_shared<Args>();
   CLI::App* command = app.add_subcommand("prove", "Print the inclusion proof of leaf I (JSON)");
@@ -81,14 +83,26 @@ void register_prove(CLI::App& app) {
       command->add_option("--size", args->size, "Prove in the tree of the first S leaves (default: all)")
           ->type_name("S");
   args->output.add_to(*command);
+  command->add_option("--format", args->format,
+                      "rotortree (default) or zk-kit: @zk-kit/lean-imt's {root, leaf, index, siblings} with "
+                      "decimal strings (arity 2, lean-imt)")
+      ->type_name("rotortree|zk-kit");
   command->callback([args] {
+    if (args->format != "rotortree" && args->format != "zk-kit")
+      throw Error(Errc::invalid_argument, "--format " + args->format + " is not rotortree or zk-kit");
+    const bool zkkit = args->format == "zk-kit";
+    if (zkkit && args->output.binary())
+      throw Error(Errc::invalid_argument, "--format zk-kit is JSON: it does not combine with --binary");
     const std::unique_ptr<AnySnapshot> tree =
         with_size(args->source.open(), *args->size_option, args->size);
     const std::uint64_t index = parse_u64(args->index, "--index");
     if (index >= tree->size())
       throw Error(Errc::index_out_of_range, "--index " + std::to_string(index) +
                                                 " is not below the tree size " + std::to_string(tree->size()));
-    args->output.write(tree->prove(index));
+    if (zkkit)
+      args->output.write_text(to_json(to_zkkit(tree->prove(index))) + "\n");
+    else
+      args->output.write(tree->prove(index));
   });
 }
 
@@ -143,6 +157,36 @@ struct VerifySpec {
   std::vector<TrustedSize<Proof>> sizes;
 };
 
+// A zk-kit proof (SPEC §6): arity 2, lean-imt and the hash --hash names; no
+// sizes to check against.
+template <class Args>
+void verify_zkkit(std::string_view text, const Args& args) {
+  for (const auto& size : args.spec.sizes)
+    if (size.option->count() > 0)
+      throw Error(Errc::invalid_argument, size.flag + ": a zk-kit proof carries no " + size.field);
+  const ProofParams expected = args.expected.params();
+  ZkKitProof proof;
+  try {
+    proof = zkkit_from_json(text, expected.hash);
+  } catch (const Error& e) {
+    throw Error(e.code(), "proof " + display_name(args.proof_path) + ": " + e.what());
+  }
+  Verdict verdict;
+  if (std::string why = args.expected.mismatch({2, expected.hash, NodeHash::lean_imt}); !why.empty())
+    verdict = Verdict::fail("proof is for " + why);
+  else
+    verdict = verify(proof, expected.hash);
+  if (verdict && args.trusted_root_option->count() > 0 &&
+      proof.root != parse_node(args.trusted_root, args.spec.root_flag))
+    verdict = Verdict::fail("the proof's root is not the trusted root");
+  if (verdict) {
+    write_output("", "valid\n");
+    return;
+  }
+  write_output("", "invalid: " + verdict.reason + "\n");
+  throw CLI::RuntimeError(1);
+}
+
 // One implementation for both proof types: trusted root and sizes, expected
 // parameters, and the exit convention (0 valid, 1 invalid, 2 error).
 template <class Proof>
@@ -176,6 +220,10 @@ void register_verify(CLI::App& app, VerifySpec<Proof> spec) {
     args->expected.params();
 
     const std::vector<std::uint8_t> bytes = read_input(args->proof_path, kMaxProofFileBytes);
+    if constexpr (std::is_same_v<Proof, InclusionProof>) {
+      const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      if (looks_like_zkkit_json(text)) return verify_zkkit(text, *args);
+    }
     Proof proof;
     try {
       AnyProof decoded = decode_proof(bytes);

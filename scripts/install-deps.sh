@@ -10,7 +10,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates python3   # toolchain
   libtbb-dev librust-blake3-dev libssl-dev libisal-dev            # the library
   nlohmann-json3-dev libcli11-dev                                 # codec, command line
-  libgtest-dev libgmock-dev librapidcheck-dev libgmp-dev          # tests (GMP: field model)
+  libgtest-dev libgmock-dev librapidcheck-dev libgmp-dev          # tests (GMP: the field model)
   libbenchmark-dev                                                # bench/
   clang                                                           # libFuzzer targets
   doxygen                                                         # API docs (test `docs`)

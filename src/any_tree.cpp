@@ -46,6 +46,7 @@ std::unique_ptr<AnyTree> make_tree(const ProofParams& params, const TreeOptions&
   switch (params.hash) {
     case HashId::blake3: return make_for_hash<Blake3>(params.arity, effective);
     case HashId::sha256: return make_for_hash<Sha256>(params.arity, effective);
+    case HashId::poseidon: return make_for_hash<Poseidon>(params.arity, effective);
   }
   throw Error(Errc::invalid_argument, "unknown hash function");
 }

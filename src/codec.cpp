@@ -361,7 +361,8 @@ std::uint8_t read_header(std::span<const std::uint8_t> bytes, ProofParams& param
   const std::uint8_t arity = in.u8(), hash = in.u8(), node_hash = in.u8();
   if (arity < kMinArity || arity > kMaxArity)
     malformed("binary proof: arity " + std::to_string(arity) + " is not in 2..16");
-  if (hash != static_cast<std::uint8_t>(HashId::blake3) && hash != static_cast<std::uint8_t>(HashId::sha256))
+  if (hash != static_cast<std::uint8_t>(HashId::blake3) && hash != static_cast<std::uint8_t>(HashId::sha256) &&
+      hash != static_cast<std::uint8_t>(HashId::poseidon))
     malformed("binary proof: unknown hash id " + std::to_string(hash));
   if (node_hash != static_cast<std::uint8_t>(NodeHash::lean_imt) &&
       node_hash != static_cast<std::uint8_t>(NodeHash::tagged))
@@ -404,6 +405,7 @@ InclusionProof inclusion_body(std::span<const std::uint8_t> bytes, const ProofPa
   proof.root = in.node();
   proof.leaf = in.node();
   proof.path = read_path(in, std::move(shape));
+  check_well_formed(proof);  // field elements for poseidon
   return proof;
 }
 
@@ -425,6 +427,7 @@ ConsistencyProof consistency_body(std::span<const std::uint8_t> bytes, const Pro
   proof.new_root = in.node();
   proof.leaf = in.node();
   proof.path = read_path(in, std::move(shape));
+  check_well_formed(proof);  // field elements for poseidon
   return proof;
 }
 

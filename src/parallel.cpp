@@ -49,9 +49,9 @@ struct PoolHandOver {
 };
 }  // namespace
 
-std::size_t parallel_threshold_from_env() {
+std::size_t parallel_threshold_from_env(std::size_t fallback) {
   const char* value = std::getenv("ROTORTREE_PARALLEL_THRESHOLD");
-  if (value == nullptr) return kDefaultParallelThreshold;
+  if (value == nullptr) return fallback;
   // Digits only: no sign, no white space, no suffix, no zero.
   const std::string_view text(value);
   std::size_t parsed = 0;

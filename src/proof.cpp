@@ -1,6 +1,7 @@
 #include "rotortree/proof.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
 
 #include "rotortree/hash.hpp"
@@ -14,9 +15,23 @@ namespace {
 void check_params(const ProofParams& params) {
   if (params.arity < kMinArity || params.arity > kMaxArity)
     malformed("arity " + std::to_string(params.arity) + " is not in 2..16");
-  if (params.hash != HashId::blake3 && params.hash != HashId::sha256) malformed("unknown hash");
+  if (params.hash != HashId::blake3 && params.hash != HashId::sha256 && params.hash != HashId::poseidon)
+    malformed("unknown hash");
   if (params.node_hash != NodeHash::lean_imt && params.node_hash != NodeHash::tagged)
     malformed("unknown node hash scheme");
+  if (params.hash == HashId::poseidon && params.node_hash != NodeHash::lean_imt)
+    malformed("node hash 'tagged' does not apply to poseidon (only lean-imt)");
+}
+
+// Poseidon proofs hold field elements: a value >= p is no encoding of one.
+void check_values(const ProofParams& params, std::initializer_list<const Node*> fixed, const Path& path) {
+  if (params.hash != HashId::poseidon) return;
+  auto check = [](const Node& value, const char* what) {
+    if (!Poseidon::is_field_element(value))
+      malformed(std::string(what) + " " + to_hex(value) + " is not a field element (not below p)");
+  };
+  for (const Node* value : fixed) check(*value, "value");
+  for (const Node& sibling : path.siblings) check(sibling, "sibling");
 }
 
 void check_path(const Path& path, unsigned arity) {
@@ -84,11 +99,13 @@ std::span<const Node> Path::siblings_of(std::size_t level) const {
 void check_well_formed(const InclusionProof& proof) {
   check_params(proof.params);
   check_path(proof.path, proof.params.arity);
+  check_values(proof.params, {&proof.root, &proof.leaf}, proof.path);
 }
 
 void check_well_formed(const ConsistencyProof& proof) {
   check_params(proof.params);
   check_path(proof.path, proof.params.arity);
+  check_values(proof.params, {&proof.old_root, &proof.new_root, &proof.leaf}, proof.path);
 }
 
 Verdict verify(const InclusionProof& proof) {

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <random>
 #include <vector>
@@ -379,6 +381,52 @@ TEST_F(IfmaPoseidon, HashBatchGivesPoseidonLiteDigests) {
   for (std::size_t i = 0; i < kLanes; ++i) {
     EXPECT_EQ(hex(out.data() + 32 * i), "29176100eaa962bdc1fe6c654d6a3c130e96a4d1168b33848b897dc502820133");
   }
+}
+
+std::array<std::uint8_t, 32> from_hex(const std::string& h) {
+  std::array<std::uint8_t, 32> b{};
+  for (std::size_t i = 0; i < 32; ++i) b[i] = static_cast<std::uint8_t>(std::stoi(h.substr(2 * i, 2), nullptr, 16));
+  return b;
+}
+
+// poseidon-lite's poseidonK vectors (tests/fixtures/poseidon-lite.txt, the
+// poseidon helper's fixture): each vector of each K in every lane position,
+// through the batch kernel.
+TEST_F(IfmaPoseidon, HashBatchGivesPoseidonLiteFixtureDigests) {
+  std::ifstream file(std::string(ROTORTREE_TEST_FIXTURES_DIR) + "/poseidon-lite.txt");
+  ASSERT_TRUE(file) << "missing tests/fixtures/poseidon-lite.txt";
+  std::vector<std::vector<std::string>> by_k(17);  // by_k[k]: "IN_1..IN_K OUT" lines
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    unsigned k = 0;
+    fields >> k;
+    ASSERT_TRUE(k >= 1 && k <= 16) << line;
+    by_k[k].push_back(line.substr(line.find(' ') + 1));
+  }
+  std::size_t checked = 0;
+  for (unsigned k = 1; k <= 16; ++k) {
+    const auto& vectors = by_k[k];
+    ASSERT_FALSE(vectors.empty()) << "no vectors for k = " << k;
+    // Group g, lane l holds vector (g + l) % n: every vector in every lane.
+    const std::size_t count = kLanes * vectors.size();
+    std::vector<std::uint8_t> data(32 * k * count), out(32 * count);
+    std::vector<std::string> want(count);
+    for (std::size_t m = 0; m < count; ++m) {
+      std::istringstream fields(vectors[(m / kLanes + m % kLanes) % vectors.size()]);
+      std::string value;
+      for (unsigned e = 0; e < k; ++e) {
+        fields >> value;
+        const auto b = from_hex(value);
+        std::copy(b.begin(), b.end(), data.begin() + 32 * (k * m + e));
+      }
+      fields >> want[m];
+    }
+    ASSERT_EQ(ifma::hash_batch(k, data.data(), 32 * k, count, out.data()), count);
+    for (std::size_t m = 0; m < count; ++m, ++checked) ASSERT_EQ(hex(out.data() + 32 * m), want[m]) << "k " << k;
+  }
+  EXPECT_GT(checked, 1000u);
 }
 
 TEST_F(IfmaPoseidon, HashBatchMatchesScalarHashEveryArity) {

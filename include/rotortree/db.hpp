@@ -132,6 +132,7 @@ class RotorTree {
     if (params_.max_depth > MaxDepth)
       throw Error(Errc::invalid_argument, "max depth " + std::to_string(params_.max_depth) +
                                               " exceeds this build's MaxDepth " + std::to_string(MaxDepth));
+    check_node_hash<H>(params_.node_hash);
     open();
   }
   ~RotorTree() {
@@ -611,6 +612,7 @@ class RotorTree {
                     "inserting " + std::to_string(leaves.size()) + " leaves into a tree of " +
                         std::to_string(tree.size()) + " would exceed max depth " + std::to_string(params_.max_depth));
       if (leaves.empty()) throw Error(Errc::empty_batch, "insert_many needs at least one leaf");
+      check_leaves<H>(leaves.data(), leaves.size());  // before logging: a refused batch leaves no trace
       seq = wal_->append(leaves);  // validated above: the log's copy can't be taken back
       if (leaves.size() >= kEarlyWriteLeaves) wal_->request_flush();
       try {

@@ -85,8 +85,8 @@ struct Poseidon {
   /// A parent costs about a thousand BLAKE3 parents: a level is worth hashing
   /// in parallel from a few parents on, in work units of a few (measured in
   /// docs/poseidon.md).
-  static constexpr std::size_t parallel_threshold = 8;
-  static constexpr std::size_t parallel_grain = 4;
+  static constexpr std::size_t parallel_threshold = 16;
+  static constexpr std::size_t parallel_grain = 8;
   static void hash(const std::uint8_t* data, std::size_t len, std::uint8_t* out) noexcept;
   static void hash_many(const std::uint8_t* data, std::size_t stride, std::size_t len,
                         std::size_t count, std::uint8_t* out) noexcept;
@@ -110,8 +110,8 @@ inline void check_leaves(const Node* leaves, std::size_t count) {
   if constexpr (DomainHasher<H>) {
     for (std::size_t i = 0; i < count; ++i)
       if (!H::is_field_element(leaves[i]))
-        throw Error(Errc::invalid_leaf, "leaf " + std::to_string(i) + " of the batch (" +
-                                            to_hex(leaves[i]) + ") is not a field element below p");
+        throw Error(Errc::invalid_leaf, "leaf " + to_hex(leaves[i]) + " (position " + std::to_string(i) +
+                                            " of the batch) is not a field element: it is not below p");
   }
 }
 

@@ -7,14 +7,17 @@
 
 namespace rotortree {
 
-/// Parents hashed by one parallel work unit (a range handed to the pool).
+/// Parents hashed by one parallel work unit (a range handed to the pool),
+/// unless the hasher sets its own (default_parallel_grain in hash.hpp).
 inline constexpr std::size_t kParallelGrain = 64;
-/// A level is hashed in parallel once it has at least this many new parents.
+/// A level is hashed in parallel once it has at least this many new parents
+/// (unless the hasher sets its own: default_parallel_threshold).
 inline constexpr std::size_t kDefaultParallelThreshold = 1024;
 
-/// ROTORTREE_PARALLEL_THRESHOLD if set (a positive integer), else 1024.
-/// Throws Error(invalid_argument) naming the variable for any other value.
-std::size_t parallel_threshold_from_env();
+/// ROTORTREE_PARALLEL_THRESHOLD if set (a positive integer), else `fallback`
+/// (the hasher's default). Throws Error(invalid_argument) naming the variable
+/// for any other value.
+std::size_t parallel_threshold_from_env(std::size_t fallback = kDefaultParallelThreshold);
 
 /// Number of hardware threads the pool may use by default.
 std::size_t hardware_threads() noexcept;

@@ -24,7 +24,8 @@ struct TreeOptions {
   /// Hashing threads: 0 = all hardware threads, 1 = strictly sequential.
   std::size_t threads = 0;
   /// New parents a level needs before it is hashed in parallel;
-  /// 0 = ROTORTREE_PARALLEL_THRESHOLD or 1024.
+  /// 0 = ROTORTREE_PARALLEL_THRESHOLD or the hasher's default
+  /// (default_parallel_threshold: 1024 for BLAKE3 and SHA-256).
   std::size_t parallel_threshold = 0;
 };
 
@@ -274,8 +275,10 @@ class LeanIMT {
   explicit LeanIMT(TreeOptions options = {})
       : store_(std::make_shared<LevelStore<N>>(MaxDepth + 1)),
         node_hash_(options.node_hash),
-        parallel_threshold_(options.parallel_threshold != 0 ? options.parallel_threshold
-                                                            : parallel_threshold_from_env()) {
+        parallel_threshold_(options.parallel_threshold != 0
+                                ? options.parallel_threshold
+                                : parallel_threshold_from_env(default_parallel_threshold<H>())) {
+    check_node_hash<H>(options.node_hash);
     if (options.threads == 0)
       executor_ = Executor::shared_default();
     else if (options.threads > 1)
@@ -322,6 +325,7 @@ class LeanIMT {
 
   /// Append one leaf; returns the new root. Walks the right edge only.
   Node insert(const Node& leaf) {
+    check_leaves<H>(&leaf, 1);
     const std::uint64_t new_size = checked_new_size(1);
     // A level needs a new chunk only when level 0 starts one (a chunk of level
     // l covers N^l level-0 chunks exactly) or when a new root level appears
@@ -352,6 +356,7 @@ class LeanIMT {
   /// Throws Error(empty_batch) / Error(max_depth_exceeded), changing nothing.
   Node insert_many(std::span<const Node> leaves) {
     if (leaves.empty()) throw Error(Errc::empty_batch, "insert_many needs at least one leaf");
+    check_leaves<H>(leaves.data(), leaves.size());
     const std::uint64_t old_size = size_;
     const std::uint64_t new_size = checked_new_size(leaves.size());
     reserve_levels(new_size);
@@ -439,11 +444,11 @@ class LeanIMT {
   }
 
   /// Run body(b, e) over [begin, end): on the pool when the range is large
-  /// enough (in kParallelGrain ranges), else in this thread.
+  /// enough (in ranges of the hasher's default_parallel_grain), else in this thread.
   template <class Body>
   void for_parent_ranges(std::uint64_t begin, std::uint64_t end, const Body& body) {
     if (executor_ && end - begin >= parallel_threshold_)
-      executor_->for_ranges(begin, end, kParallelGrain,
+      executor_->for_ranges(begin, end, default_parallel_grain<H>(),
                             [&](std::size_t b, std::size_t e) { body(b, e); });
     else
       body(begin, end);

@@ -61,6 +61,7 @@ std::unique_ptr<AnyDb> open_any_db(const std::string& dir, DbConfig config, cons
   switch (params->hash) {
     case HashId::blake3: return open_for_hash<Blake3>(params->arity, dir, config);
     case HashId::sha256: return open_for_hash<Sha256>(params->arity, dir, config);
+    case HashId::poseidon: return open_for_hash<Poseidon>(params->arity, dir, config);
   }
   throw Error(Errc::invalid_argument, "unknown hash function");
 }

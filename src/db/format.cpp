@@ -47,7 +47,7 @@ DbParams get_params(const std::uint8_t* p, const std::string& file, std::uint64_
   params.max_depth = get32(p + 4);
   if (params.arity < kMinArity || params.arity > kMaxArity) corrupt(file, offset, "arity out of range");
   if (params.max_depth < 1 || params.max_depth >= kMaxLevels) corrupt(file, offset + 4, "max depth out of range");
-  if (p[8] != 1 && p[8] != 2) corrupt(file, offset + 8, "unknown hash id");
+  if (p[8] != 1 && p[8] != 2 && p[8] != 3) corrupt(file, offset + 8, "unknown hash id");
   if (p[9] != 1 && p[9] != 2) corrupt(file, offset + 9, "unknown node-hash id");
   params.hash = static_cast<HashId>(p[8]);
   params.node_hash = static_cast<NodeHash>(p[9]);

@@ -2,6 +2,9 @@
 // reached after CPUID reported both (field.cpp).
 #include <array>
 #include <utility>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "field.hpp"
 

@@ -1,7 +1,8 @@
 // The field arithmetic and the permutation, written once and compiled into two
 // translation units (field_portable.cpp, field_adx.cpp with -mbmi2 -madx), each
 // inside its own namespace so the two compilations never mix at link time.
-// Included only by those files, after field.hpp; includes nothing itself.
+// Included only by those files, after field.hpp (and <immintrin.h> on x86-64);
+// includes nothing itself.
 
 using u64 = std::uint64_t;
 __extension__ typedef unsigned __int128 u128;
@@ -11,88 +12,300 @@ inline constexpr u64 kP0 = 0x43e1f593f0000001u, kP1 = 0x2833e84879b97091u,
 // -p^{-1} mod 2^64
 inline constexpr u64 kInv = 0xc2e1f593efffffffu;
 
-// r -= p if r >= p (r < 2p).
+// 64x64 -> 128-bit product: MULX where the TU is compiled for BMI2.
+[[gnu::always_inline]] inline u64 mul_wide(u64 a, u64 b, u64& hi) noexcept {
+#if defined(__BMI2__)
+  unsigned long long h;
+  const u64 lo = _mulx_u64(a, b, &h);
+  hi = h;
+  return lo;
+#else
+  const u128 product = (u128)a * b;
+  hi = (u64)(product >> 64);
+  return (u64)product;
+#endif
+}
+
+// a + b + carry; returns the carry out.
+[[gnu::always_inline]] inline unsigned char add_carry(unsigned char carry, u64 a, u64 b, u64& out) noexcept {
+#if defined(__x86_64__)
+  unsigned long long r;
+#if defined(__ADX__)
+  carry = _addcarryx_u64(carry, a, b, &r);
+#else
+  carry = _addcarry_u64(carry, a, b, &r);
+#endif
+  out = r;
+  return carry;
+#else
+  const u128 sum = (u128)a + b + carry;
+  out = (u64)sum;
+  return (unsigned char)(sum >> 64);
+#endif
+}
+
+// a - b - borrow; returns the borrow out.
+[[gnu::always_inline]] inline unsigned char sub_borrow(unsigned char borrow, u64 a, u64 b, u64& out) noexcept {
+#if defined(__x86_64__)
+  unsigned long long r;
+  borrow = _subborrow_u64(borrow, a, b, &r);
+  out = r;
+  return borrow;
+#else
+  const u128 d = (u128)a - b - borrow;
+  out = (u64)d;
+  return (unsigned char)((d >> 64) & 1);
+#endif
+}
+
+// r -= p if r >= p (r < 2p); branch-free (the outcome is data dependent).
 [[gnu::always_inline]] inline void reduce_once(u64& r0, u64& r1, u64& r2, u64& r3) noexcept {
-  u128 d = (u128)r0 - kP0;
-  const u64 s0 = (u64)d;
-  d = (u128)r1 - kP1 - (u64)(d >> 127);
-  const u64 s1 = (u64)d;
-  d = (u128)r2 - kP2 - (u64)(d >> 127);
-  const u64 s2 = (u64)d;
-  d = (u128)r3 - kP3 - (u64)(d >> 127);
-  const u64 s3 = (u64)d;
-  if (!(d >> 127)) {  // no borrow: r >= p
-    r0 = s0; r1 = s1; r2 = s2; r3 = s3;
-  }
+  u64 s0, s1, s2, s3;
+  unsigned char b = sub_borrow(0, r0, kP0, s0);
+  b = sub_borrow(b, r1, kP1, s1);
+  b = sub_borrow(b, r2, kP2, s2);
+  b = sub_borrow(b, r3, kP3, s3);
+  const u64 keep = 0 - (u64)b;  // all ones: r < p, keep r
+  r0 = (r0 & keep) | (s0 & ~keep);
+  r1 = (r1 & keep) | (s1 & ~keep);
+  r2 = (r2 & keep) | (s2 & ~keep);
+  r3 = (r3 & keep) | (s3 & ~keep);
 }
 
 [[gnu::always_inline]] inline void add(const Fe& a, const Fe& b, Fe& out) noexcept {
   // p < 2^254: the sum fits in 256 bits.
-  u128 s = (u128)a.limb[0] + b.limb[0];
-  u64 r0 = (u64)s;
-  s = (u128)a.limb[1] + b.limb[1] + (u64)(s >> 64);
-  u64 r1 = (u64)s;
-  s = (u128)a.limb[2] + b.limb[2] + (u64)(s >> 64);
-  u64 r2 = (u64)s;
-  u64 r3 = a.limb[3] + b.limb[3] + (u64)(s >> 64);
+  u64 r0, r1, r2, r3;
+  unsigned char c = add_carry(0, a.limb[0], b.limb[0], r0);
+  c = add_carry(c, a.limb[1], b.limb[1], r1);
+  c = add_carry(c, a.limb[2], b.limb[2], r2);
+  add_carry(c, a.limb[3], b.limb[3], r3);
   reduce_once(r0, r1, r2, r3);
   out.limb[0] = r0; out.limb[1] = r1; out.limb[2] = r2; out.limb[3] = r3;
 }
 
 [[gnu::always_inline]] inline void sub(const Fe& a, const Fe& b, Fe& out) noexcept {
-  u128 d = (u128)a.limb[0] - b.limb[0];
-  u64 r0 = (u64)d;
-  d = (u128)a.limb[1] - b.limb[1] - (u64)(d >> 127);
-  u64 r1 = (u64)d;
-  d = (u128)a.limb[2] - b.limb[2] - (u64)(d >> 127);
-  u64 r2 = (u64)d;
-  d = (u128)a.limb[3] - b.limb[3] - (u64)(d >> 127);
-  u64 r3 = (u64)d;
-  if (d >> 127) {  // borrow: add p back
-    u128 s = (u128)r0 + kP0;
-    r0 = (u64)s;
-    s = (u128)r1 + kP1 + (u64)(s >> 64);
-    r1 = (u64)s;
-    s = (u128)r2 + kP2 + (u64)(s >> 64);
-    r2 = (u64)s;
-    r3 = r3 + kP3 + (u64)(s >> 64);
-  }
+  u64 r0, r1, r2, r3;
+  unsigned char borrow = sub_borrow(0, a.limb[0], b.limb[0], r0);
+  borrow = sub_borrow(borrow, a.limb[1], b.limb[1], r1);
+  borrow = sub_borrow(borrow, a.limb[2], b.limb[2], r2);
+  borrow = sub_borrow(borrow, a.limb[3], b.limb[3], r3);
+  const u64 mask = 0 - (u64)borrow;  // add p back after a borrow
+  unsigned char c = add_carry(0, r0, kP0 & mask, r0);
+  c = add_carry(c, r1, kP1 & mask, r1);
+  c = add_carry(c, r2, kP2 & mask, r2);
+  add_carry(c, r3, kP3 & mask, r3);
   out.limb[0] = r0; out.limb[1] = r1; out.limb[2] = r2; out.limb[3] = r3;
 }
 
-// Montgomery multiplication, CIOS with the "no carry" shortcut: p's top limb is
-// below 2^62, so the running value never needs a fifth limb.
-[[gnu::always_inline]] inline void mul(const Fe& x, const Fe& y, Fe& out) noexcept {
+// Montgomery multiplication, CIOS. p's top limb is below 2^62, so the running
+// value stays below 2p and five limbs hold every intermediate sum.
+[[gnu::always_inline]] inline void mul_c(const Fe& x, const Fe& y, Fe& out) noexcept {
   const u64 a0 = x.limb[0], a1 = x.limb[1], a2 = x.limb[2], a3 = x.limb[3];
-  u64 t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+  u64 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0;
+#pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {
     const u64 b = y.limb[i];
-    u128 v = (u128)a0 * b + t0;
-    u64 hi = (u64)(v >> 64);
-    const u64 lo = (u64)v;
-    const u64 m = lo * kInv;
-    u128 w = (u128)m * kP0 + lo;
-    u64 c = (u64)(w >> 64);
-    v = (u128)a1 * b + hi + t1;
-    hi = (u64)(v >> 64);
-    w = (u128)m * kP1 + c + (u64)v;
-    c = (u64)(w >> 64);
-    t0 = (u64)w;
-    v = (u128)a2 * b + hi + t2;
-    hi = (u64)(v >> 64);
-    w = (u128)m * kP2 + c + (u64)v;
-    c = (u64)(w >> 64);
-    t1 = (u64)w;
-    v = (u128)a3 * b + hi + t3;
-    hi = (u64)(v >> 64);
-    w = (u128)m * kP3 + c + (u64)v;
-    c = (u64)(w >> 64);
-    t2 = (u64)w;
-    t3 = c + hi;
+    u64 h0, h1, h2, h3;
+    const u64 l0 = mul_wide(a0, b, h0), l1 = mul_wide(a1, b, h1), l2 = mul_wide(a2, b, h2),
+              l3 = mul_wide(a3, b, h3);
+    // t += a * b_i: the low halves, then the high halves one limb up.
+    unsigned char c = add_carry(0, t0, l0, t0);
+    c = add_carry(c, t1, l1, t1);
+    c = add_carry(c, t2, l2, t2);
+    c = add_carry(c, t3, l3, t3);
+    t4 += c;
+    c = add_carry(0, t1, h0, t1);
+    c = add_carry(c, t2, h1, t2);
+    c = add_carry(c, t3, h2, t3);
+    add_carry(c, t4, h3, t4);
+    // t += m * p with m making the low limb zero, then t >>= 64.
+    const u64 m = t0 * kInv;
+    u64 g0, g1, g2, g3;
+    const u64 k0 = mul_wide(m, kP0, g0), k1 = mul_wide(m, kP1, g1), k2 = mul_wide(m, kP2, g2),
+              k3 = mul_wide(m, kP3, g3);
+    u64 zero;
+    c = add_carry(0, t0, k0, zero);
+    c = add_carry(c, t1, k1, t1);
+    c = add_carry(c, t2, k2, t2);
+    c = add_carry(c, t3, k3, t3);
+    t4 += c;
+    c = add_carry(0, t1, g0, t0);
+    c = add_carry(c, t2, g1, t1);
+    c = add_carry(c, t3, g2, t2);
+    add_carry(c, t4, g3, t3);
+    t4 = 0;
   }
   reduce_once(t0, t1, t2, t3);
   out.limb[0] = t0; out.limb[1] = t1; out.limb[2] = t2; out.limb[3] = t3;
 }
+
+#if defined(__x86_64__) && defined(__BMI2__) && defined(__ADX__)
+inline constexpr u64 kModulusLimbs[4] = {kP0, kP1, kP2, kP3};
+inline constexpr u64 kInvValue = kInv;
+
+// The same CIOS in assembly: MULX products feed two carry chains at once
+// (ADOX for the low halves, ADCX for the high halves), which compilers do not
+// produce from intrinsics. The five running limbs rotate through t0..t4 (the
+// limb a reduction step zeroes becomes the next top limb); the final
+// conditional subtraction uses CMOV.
+[[gnu::always_inline]] inline void mul(const Fe& x, const Fe& y, Fe& out) noexcept {
+  u64 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, lo, hi;
+  asm("" 
+      "movq 0(%[b]), %%rdx\n\t"
+      "xorl %k[lo], %k[lo]\n\t"
+      "mulxq 0(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t0]\n\t"
+      "adcxq %[hi], %[t1]\n\t"
+      "mulxq 8(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t1]\n\t"
+      "adcxq %[hi], %[t2]\n\t"
+      "mulxq 16(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t2]\n\t"
+      "adcxq %[hi], %[t3]\n\t"
+      "mulxq 24(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t3]\n\t"
+      "adcxq %[hi], %[t4]\n\t"
+      "movl $0, %k[lo]\n\t"
+      "adoxq %[lo], %[t4]\n\t"
+      "movq %[t0], %%rdx\n\t"
+      "imulq %[inv], %%rdx\n\t"
+      "xorl %k[lo], %k[lo]\n\t"
+      "mulxq %[p0], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t0]\n\t"
+      "adcxq %[hi], %[t1]\n\t"
+      "mulxq %[p1], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t1]\n\t"
+      "adcxq %[hi], %[t2]\n\t"
+      "mulxq %[p2], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t2]\n\t"
+      "adcxq %[hi], %[t3]\n\t"
+      "mulxq %[p3], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t3]\n\t"
+      "adcxq %[hi], %[t4]\n\t"
+      "movl $0, %k[lo]\n\t"
+      "adoxq %[lo], %[t4]\n\t"
+      "movq 8(%[b]), %%rdx\n\t"
+      "xorl %k[lo], %k[lo]\n\t"
+      "mulxq 0(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t1]\n\t"
+      "adcxq %[hi], %[t2]\n\t"
+      "mulxq 8(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t2]\n\t"
+      "adcxq %[hi], %[t3]\n\t"
+      "mulxq 16(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t3]\n\t"
+      "adcxq %[hi], %[t4]\n\t"
+      "mulxq 24(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t4]\n\t"
+      "adcxq %[hi], %[t0]\n\t"
+      "movl $0, %k[lo]\n\t"
+      "adoxq %[lo], %[t0]\n\t"
+      "movq %[t1], %%rdx\n\t"
+      "imulq %[inv], %%rdx\n\t"
+      "xorl %k[lo], %k[lo]\n\t"
+      "mulxq %[p0], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t1]\n\t"
+      "adcxq %[hi], %[t2]\n\t"
+      "mulxq %[p1], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t2]\n\t"
+      "adcxq %[hi], %[t3]\n\t"
+      "mulxq %[p2], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t3]\n\t"
+      "adcxq %[hi], %[t4]\n\t"
+      "mulxq %[p3], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t4]\n\t"
+      "adcxq %[hi], %[t0]\n\t"
+      "movl $0, %k[lo]\n\t"
+      "adoxq %[lo], %[t0]\n\t"
+      "movq 16(%[b]), %%rdx\n\t"
+      "xorl %k[lo], %k[lo]\n\t"
+      "mulxq 0(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t2]\n\t"
+      "adcxq %[hi], %[t3]\n\t"
+      "mulxq 8(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t3]\n\t"
+      "adcxq %[hi], %[t4]\n\t"
+      "mulxq 16(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t4]\n\t"
+      "adcxq %[hi], %[t0]\n\t"
+      "mulxq 24(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t0]\n\t"
+      "adcxq %[hi], %[t1]\n\t"
+      "movl $0, %k[lo]\n\t"
+      "adoxq %[lo], %[t1]\n\t"
+      "movq %[t2], %%rdx\n\t"
+      "imulq %[inv], %%rdx\n\t"
+      "xorl %k[lo], %k[lo]\n\t"
+      "mulxq %[p0], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t2]\n\t"
+      "adcxq %[hi], %[t3]\n\t"
+      "mulxq %[p1], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t3]\n\t"
+      "adcxq %[hi], %[t4]\n\t"
+      "mulxq %[p2], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t4]\n\t"
+      "adcxq %[hi], %[t0]\n\t"
+      "mulxq %[p3], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t0]\n\t"
+      "adcxq %[hi], %[t1]\n\t"
+      "movl $0, %k[lo]\n\t"
+      "adoxq %[lo], %[t1]\n\t"
+      "movq 24(%[b]), %%rdx\n\t"
+      "xorl %k[lo], %k[lo]\n\t"
+      "mulxq 0(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t3]\n\t"
+      "adcxq %[hi], %[t4]\n\t"
+      "mulxq 8(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t4]\n\t"
+      "adcxq %[hi], %[t0]\n\t"
+      "mulxq 16(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t0]\n\t"
+      "adcxq %[hi], %[t1]\n\t"
+      "mulxq 24(%[a]), %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t1]\n\t"
+      "adcxq %[hi], %[t2]\n\t"
+      "movl $0, %k[lo]\n\t"
+      "adoxq %[lo], %[t2]\n\t"
+      "movq %[t3], %%rdx\n\t"
+      "imulq %[inv], %%rdx\n\t"
+      "xorl %k[lo], %k[lo]\n\t"
+      "mulxq %[p0], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t3]\n\t"
+      "adcxq %[hi], %[t4]\n\t"
+      "mulxq %[p1], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t4]\n\t"
+      "adcxq %[hi], %[t0]\n\t"
+      "mulxq %[p2], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t0]\n\t"
+      "adcxq %[hi], %[t1]\n\t"
+      "mulxq %[p3], %[lo], %[hi]\n\t"
+      "adoxq %[lo], %[t1]\n\t"
+      "adcxq %[hi], %[t2]\n\t"
+      "movl $0, %k[lo]\n\t"
+      "adoxq %[lo], %[t2]\n\t"
+      "movq %[t4], %[lo]\n\t"
+      "subq %[p0], %[lo]\n\t"
+      "movq %[t0], %[hi]\n\t"
+      "sbbq %[p1], %[hi]\n\t"
+      "movq %[t1], %[t3]\n\t"
+      "sbbq %[p2], %[t3]\n\t"
+      "movq %[t2], %%rdx\n\t"
+      "sbbq %[p3], %%rdx\n\t"
+      "cmovncq %[lo], %[t4]\n\t"
+      "cmovncq %[hi], %[t0]\n\t"
+      "cmovncq %[t3], %[t1]\n\t"
+      "cmovncq %%rdx, %[t2]\n\t"
+      : [t0] "+&r"(t0), [t1] "+&r"(t1), [t2] "+&r"(t2), [t3] "+&r"(t3), [t4] "+&r"(t4), [lo] "=&r"(lo),
+        [hi] "=&r"(hi)
+      : [a] "r"(x.limb), [b] "r"(y.limb), "m"(*reinterpret_cast<const u64(*)[4]>(x.limb)),
+        "m"(*reinterpret_cast<const u64(*)[4]>(y.limb)), [p0] "m"(kModulusLimbs[0]), [p1] "m"(kModulusLimbs[1]),
+        [p2] "m"(kModulusLimbs[2]), [p3] "m"(kModulusLimbs[3]), [inv] "m"(kInvValue)
+      : "rdx", "cc");
+  out.limb[0] = t4; out.limb[1] = t0; out.limb[2] = t1; out.limb[3] = t2;
+}
+#else
+[[gnu::always_inline]] inline void mul(const Fe& x, const Fe& y, Fe& out) noexcept { mul_c(x, y, out); }
+#endif
 
 [[gnu::always_inline]] inline void square(const Fe& a, Fe& out) noexcept { mul(a, a, out); }
 

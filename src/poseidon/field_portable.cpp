@@ -1,6 +1,9 @@
 // The portable arithmetic (unsigned __int128), for every x86-64 and other CPUs.
 #include <array>
 #include <utility>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "field.hpp"
 

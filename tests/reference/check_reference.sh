@@ -18,23 +18,10 @@ COUNT=1000
 
 skip() { echo "check_reference: SKIPPED: $*" >&2; exit 77; }
 
-command -v node >/dev/null 2>&1 || skip "node not found"
-command -v npm >/dev/null 2>&1 || skip "npm not found"
-# @noble/hashes 2.x declares node >= 20.19.0.
-node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
-  || skip "node $(node --version) is older than v20.19.0"
 [[ -r "$FIXTURE" ]] || skip "fixture not found: $FIXTURE"
-
-if [[ ! -d "$HERE/node_modules" ]]; then
-  log="$(mktemp)"
-  if ! (cd "$HERE" && npm ci --no-audit --no-fund) >"$log" 2>&1; then
-    cat "$log" >&2
-    rm -f "$log"
-    rm -rf "$HERE/node_modules"
-    skip "npm ci failed in $HERE"
-  fi
-  rm -f "$log"
-fi
+# shellcheck source=./node_env.sh source-path=SCRIPTDIR
+source "$HERE/node_env.sh"
+require_node
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
