@@ -2,16 +2,16 @@
 
 #include <cstring>
 
+#include "ifma.hpp"
 #include "rotortree/hash.hpp"
 
 namespace rotortree::poseidon {
 
 namespace {
 
-// The multi-lane kernel for this CPU, chosen once at load; nullptr while none
-// applies (the scalar path then hashes every message). The AVX-512 IFMA
-// kernel registers here.
-BatchKernel select_batch_kernel() noexcept { return nullptr; }
+// The multi-lane kernel for this CPU, chosen once at load: AVX-512 IFMA
+// where the CPU has it, else nullptr (the scalar path hashes every message).
+BatchKernel select_batch_kernel() noexcept { return detail::poseidon_ifma::batch_kernel(); }
 const BatchKernel kBatchKernel = select_batch_kernel();
 
 void hash_scalar(unsigned k, const std::uint8_t* data, std::uint8_t* out) noexcept {
