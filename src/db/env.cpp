@@ -516,6 +516,7 @@ bool FaultInjectionEnv::crashed() const {
 }
 
 void FaultInjectionEnv::crash(std::uint64_t torn_seed) {
+  constexpr std::size_t kSectorBytes = 512;
   std::lock_guard lock(mutex_);
   std::mt19937_64 rng(torn_seed);
   std::set<Inode*> seen;
@@ -530,7 +531,10 @@ void FaultInjectionEnv::crash(std::uint64_t torn_seed) {
       const std::size_t common = std::min(data.size(), synced.size());
       const std::size_t first = static_cast<std::size_t>(
           std::mismatch(data.begin(), data.begin() + common, synced.begin()).first - data.begin());
-      const std::size_t upto = first + rng() % (data.size() - first + 1);
+      // Devices write whole sectors: a torn write ends at a 512-byte boundary
+      // (or at the end of what was written).
+      std::size_t upto = first + rng() % (data.size() - first + 1);
+      if (upto < data.size()) upto = std::max(first, upto / kSectorBytes * kSectorBytes);
       kept.assign(data.begin(), data.begin() + upto);
       if (synced.size() > upto) kept.insert(kept.end(), synced.begin() + upto, synced.end());
     }

@@ -171,13 +171,25 @@ WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, c
   scan.valid_bytes = offset;
   scan.next_seq = seq;
   std::vector<Node> pending;
+  // A torn write of a directly written log: its frames landed up to a
+  // sector boundary, the block padding (zeros) it was written over remains
+  // after it. A frame that fails its checks where, from a sector boundary
+  // inside it to the end of the file, only zeros remain is that torn tail,
+  // not damage (nothing after it was ever written).
+  std::size_t zeros_from = bytes.size();
+  while (zeros_from > 0 && bytes[zeros_from - 1] == 0) --zeros_from;
+  const std::uint64_t torn_from = (zeros_from + kTornSectorBytes - 1) / kTornSectorBytes * kTornSectorBytes;
+  auto cut_inside = [&](std::uint64_t begin, std::uint64_t end) { return torn_from > begin && torn_from < end; };
   while (offset < bytes.size()) {
     const std::uint64_t remaining = bytes.size() - offset;
     const std::uint8_t* f = bytes.data() + offset;
     // Block padding of a directly written log: nothing but zeros to the end.
     if (all_zero({f, remaining})) break;
     if (remaining < kFrameHeaderBytes) break;  // torn: checked below
-    if (crc32c(f, 16) != get32(f + 16)) corrupt(file, offset, "frame header checksum mismatch");
+    if (crc32c(f, 16) != get32(f + 16)) {
+      if (cut_inside(offset, offset + kFrameHeaderBytes)) break;  // torn: checked below
+      corrupt(file, offset, "frame header checksum mismatch");
+    }
     const std::uint32_t length = get32(f);
     const std::uint32_t flags = get32(f + 4);
     const std::uint64_t frame_seq = get64(f + 8);
@@ -191,8 +203,10 @@ WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, c
       corrupt(file, offset + 8, "sequence number " + std::to_string(frame_seq) + ", expected " + std::to_string(seq));
     const std::uint64_t total = kFrameHeaderBytes + std::uint64_t{length} + kFrameTrailerBytes;
     if (remaining < total) break;  // torn: checked below
-    if (crc32c(f, kFrameHeaderBytes + length) != get32(f + kFrameHeaderBytes + length))
+    if (crc32c(f, kFrameHeaderBytes + length) != get32(f + kFrameHeaderBytes + length)) {
+      if (cut_inside(offset, offset + total)) break;  // torn: checked below
       corrupt(file, offset, "frame checksum mismatch");
+    }
     const std::size_t count = length / sizeof(Node);
     const std::size_t at = pending.size();
     pending.resize(at + count);

@@ -1064,3 +1064,35 @@ TEST(Reliability, PowerLossDuringTheUpgradingCheckpoint) {
     }
   }
 }
+
+// A torn direct write: its frames landed up to a sector boundary and the
+// block padding it was written over follows. That is a torn tail (dropped),
+// not corruption; the same zeros followed by anything else are damage.
+TEST(Reliability, TornWriteOverBlockPaddingIsATornTail) {
+  const auto leaves = make_leaves(64, 30);
+  db::FaultInjectionEnv env;
+  {
+    Db db("/w", test_config(&env));
+    db.insert_many_durable({leaves.data(), 10});
+    db.insert_many_durable({leaves.data() + 10, 54});
+  }
+  const std::string log = "/w/wal-000001.log";
+  const auto intact = env.contents(log);
+  ASSERT_EQ(intact.size() % 4096, 0u);  // written directly: padded
+  const std::size_t second = db::kWalHeaderBytes + db::kFrameHeaderBytes + 10 * 32 + 4;
+  const std::size_t sector = (second / 512 + 1) * 512;  // inside the second frame
+  ASSERT_LT(sector, second + db::kFrameHeaderBytes + 54 * 32);
+  auto torn = intact;
+  std::fill(torn.begin() + static_cast<std::ptrdiff_t>(sector), torn.end(), 0);
+  env.contents(log) = torn;
+  {
+    Db db("/w", test_config(&env));
+    EXPECT_EQ(db.size(), 10u);
+    EXPECT_EQ(*db.root(), model_root(leaves, 10));
+  }
+  torn = intact;
+  std::fill(torn.begin() + static_cast<std::ptrdiff_t>(sector), torn.end() - 1, 0);
+  torn.back() = 1;
+  env.contents(log) = torn;
+  EXPECT_THROW(Db("/w", test_config(&env)), Error);
+}

@@ -143,7 +143,8 @@ class FaultInjectionEnv final : public Env {
   /// Drop everything not synced (files and directory entries), release locks,
   /// and clear faults: the state a machine has after power loss and reboot.
   /// torn_seed != 0 keeps a random prefix of the unsynced writes (from the
-  /// first byte that differs from the synced contents onwards).
+  /// first byte that differs from the synced contents onwards), cut at a
+  /// 512-byte sector boundary as a device would.
   void crash(std::uint64_t torn_seed = 0);
 
   /// Direct access for tests (corrupting bytes, inspecting files).

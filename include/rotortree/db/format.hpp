@@ -61,6 +61,8 @@ inline constexpr std::size_t kFrameTrailerBytes = 4;
 /// split into consecutive frames replayed all-or-nothing.
 inline constexpr std::size_t kMaxFramePayload = std::size_t{64} << 20;
 inline constexpr std::uint32_t kFrameContinued = 1;  ///< more frames of this batch follow
+/// Devices write whole sectors of (at least) this size: a torn write ends on a boundary.
+inline constexpr std::size_t kTornSectorBytes = 512;
 
 struct WalHeader {
   DbParams params;
