@@ -4,8 +4,6 @@
 #include <cstring>
 #include <string>
 
-#include "rotortree/parallel.hpp"
-
 namespace rtbench {
 
 bool large_mode() noexcept {
@@ -42,16 +40,3 @@ std::vector<std::uint64_t> random_indices(std::uint64_t bound, std::size_t count
 }
 
 }  // namespace rtbench
-
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("blake3_kernel", std::string(rotortree::Blake3::kernel()));
-  benchmark::AddCustomContext("hardware_threads", std::to_string(rotortree::hardware_threads()));
-  benchmark::AddCustomContext("ROTORTREE_BENCH_LARGE", rtbench::large_mode() ? "1" : "0");
-  rtbench::register_write_benchmarks();
-  rtbench::register_read_benchmarks();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

@@ -374,7 +374,7 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
     db::DbParams params;
     params.arity = N;
     params.hash = H::id;
-    db::WalWriter log(db::Env::posix(), dir, params, 1, 1, 0, true);
+    db::WalWriter log(db::Env::posix(), dir, params, db::random_db_id(), 1, 1, 0, true);
     log.start_interval(std::chrono::milliseconds(10));
     log_only_batches = batches([&](auto batch) { log.flush_to(log.append(batch)); }, "log writes alone");
   }

@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
+#include <new>
 #include <iostream>
 #include <variant>
 
@@ -139,6 +141,10 @@ void TreeSource::add_to(CLI::App& command) {
                                       "Leaf file: raw concatenated 32-byte leaves, - for standard input")
                        ->type_name("FILE");
   db_option_ = command.add_option("--db", db_, "Database directory (instead of --leaves)")->type_name("DIR");
+  max_leaves_option_ = command.add_option("--max-leaves", max_leaves_,
+                                          "With --leaves: refuse input of more leaves than this (default: " +
+                                              std::to_string(default_max_memory_leaves()) + ", by memory)")
+                           ->type_name("N");
   params_.add_to(command);
 }
 
@@ -155,10 +161,29 @@ std::unique_ptr<AnySnapshot> TreeSource::open() const {
     return snapshot;
   }
 
+  const std::uint64_t max_leaves =
+      max_leaves_option_->count() > 0 ? parse_u64(max_leaves_, "--max-leaves") : default_max_memory_leaves();
   std::unique_ptr<AnyTree> tree = make_tree(params_.params());
-  read_leaf_batches(leaves_, kLeafBatch, [&](std::span<const Node> leaves) { tree->insert_many(leaves); });
+  read_leaf_batches(leaves_, kLeafBatch, [&](std::span<const Node> leaves) {
+    if (leaves.size() > max_leaves - tree->size())
+      invalid("leaf file " + display_name(leaves_) + " holds more than " + std::to_string(max_leaves) +
+              " leaves, the most a tree built in memory may hold here (--max-leaves; use a database for more)");
+    try {
+      tree->insert_many(leaves);
+    } catch (const std::bad_alloc&) {
+      throw Error(Errc::io_error, "out of memory after " + std::to_string(tree->size()) + " leaves of " +
+                                      display_name(leaves_) + " (use a database for more)");
+    }
+  });
   if (tree->size() == 0) invalid("leaf file " + display_name(leaves_) + " holds no leaves");
   return tree->snapshot();
+}
+
+std::uint64_t default_max_memory_leaves() {
+  constexpr std::uint64_t kCap = std::uint64_t{1} << 28;
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return kCap;
+  return std::min<std::uint64_t>(kCap, static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) / 2 / 64);
 }
 
 // --- Input -------------------------------------------------------------------

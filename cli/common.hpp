@@ -65,11 +65,18 @@ class TreeSource {
   std::unique_ptr<AnySnapshot> open() const;
 
  private:
-  std::string leaves_, db_;
+  std::string leaves_, db_, max_leaves_;
   CLI::Option* leaves_option_ = nullptr;
+  CLI::Option* max_leaves_option_ = nullptr;
   CLI::Option* db_option_ = nullptr;
   ParamOptions params_;
 };
+
+/// The most leaves a tree built in memory from `--leaves` may hold unless
+/// `--max-leaves` says otherwise: 2^28, or fewer so that the tree (at most
+/// 64 bytes per leaf, arity 2) fits in half of the physical memory. Input
+/// beyond it is refused with a message instead of exhausting memory.
+std::uint64_t default_max_memory_leaves();
 
 /// Leaves per insert_many batch when building a tree from a file.
 inline constexpr std::size_t kLeafBatch = std::size_t{1} << 16;

@@ -1,8 +1,12 @@
 // Database commands: init, insert, info, checkpoint; and --db for root/prove/consistency.
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <optional>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -23,6 +27,40 @@ std::string iso_time(std::uint64_t unix_ms) {
   char buffer[40];
   std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buffer;
+}
+
+// SPEC §3: an error after part of the input was committed.
+constexpr int kExitCommitted = 3;
+
+// `init` never deletes and never creates over anything of a database: a
+// directory holding meta, logs or data files is refused (even with --force,
+// which only allows other files beside the new database). What an
+// interrupted `init` leaves (a LOCK, a log without leaves) is the library's
+// to judge: it continues such a creation and refuses anything else.
+void refuse_unsafe_init(const std::string& dir, bool force) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  if (!fs::is_directory(dir, ec)) throw Error(Errc::invalid_argument, "init: " + display_name(dir) + " is not a directory");
+  if (const auto params = read_db_params(dir))
+    throw Error(Errc::invalid_argument,
+                "init: " + display_name(dir) + " already holds a rotortree database (arity " + std::to_string(params->arity) +
+                    ", max depth " + std::to_string(params->max_depth) + ", " + std::string(to_string(params->hash)) + ", " +
+                    std::string(to_string(params->node_hash)) + "); init never touches an existing database");
+  std::vector<std::string> others;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    std::uint64_t id;
+    if (name == db::kLockName) continue;
+    if (!db::parse_wal_name(name, id) && !db::parse_data_name(name) && name != db::kMetaTmpName) others.push_back(name);
+  }
+  if (ec) throw Error(Errc::io_error, "init: cannot list " + display_name(dir) + ": " + ec.message());
+  if (!others.empty() && !force)
+    throw Error(Errc::invalid_argument, "init: " + display_name(dir) + " is not empty (it holds " + others.front() +
+                                            (others.size() > 1 ? " and " + std::to_string(others.size() - 1) + " more" : "") +
+                                            "); give --force to create the database beside these files (nothing is deleted)");
+  // Database files without meta are judged by the library: an interrupted
+  // init continues, anything else is refused naming them.
 }
 
 DbConfig cli_config() {
@@ -56,6 +94,10 @@ void register_db_commands(CLI::App& app) {
     cmd->add_option("--max-depth", *max_depth, "Maximum depth 1..32 (default 32)");
     cmd->add_option("--hash", *hash, "blake3 or sha256 (default blake3)");
     cmd->add_option("--node-hash", *node_hash, "lean-imt or tagged (default lean-imt)");
+    auto force = std::make_shared<bool>(false);
+    cmd->add_flag("--force", *force,
+                  "Create the database in a directory that holds other (non-database) files; "
+                  "never deletes anything");
     cmd->callback([=] {
       DbParams params;
       params.arity = static_cast<unsigned>(parse_u64(*arity, "--arity"));
@@ -66,6 +108,7 @@ void register_db_commands(CLI::App& app) {
       params.max_depth = static_cast<unsigned>(depth);
       params.hash = parse_hash_id(*hash);
       params.node_hash = parse_node_hash(*node_hash);
+      refuse_unsafe_init(*dir, *force);
       auto db = open_any_db(*dir, cli_config(), params);
       db->close();
     });
@@ -92,24 +135,70 @@ void register_db_commands(CLI::App& app) {
       const bool progress = ::isatty(STDERR_FILENO);
       const auto start = std::chrono::steady_clock::now();
       const std::uint64_t first_size = db->size();
+      // What is known durable: the opening state, then every waited batch,
+      // then everything once the final flush succeeded (SPEC §3: exit 3 and
+      // this state on standard error when part of the input was committed).
+      std::uint64_t durable_size = first_size;
+      std::optional<Node> durable_root = db->root();
       std::uint64_t inserted = 0;
-      read_leaf_batches(*leaves, static_cast<std::size_t>(b), [&](std::span<const Node> chunk) {
-        auto result = db->insert_many(chunk);
-        inserted += chunk.size();
-        if (*durable || *ack) result.token.wait();
-        if (*ack) {
-          std::printf("ack %llu %s\n", static_cast<unsigned long long>(first_size + inserted),
-                      to_hex(result.root).c_str());
-          std::fflush(stdout);
+      auto committed_failure = [&](const Error& error) {
+        if (durable_size == first_size) throw error;  // nothing committed: exit 2
+        const std::string what = error.what();
+        std::fprintf(stderr, "error: %s\nerror: %llu leaves of this input were committed; the durable state is size %llu root %s\n",
+                     what.c_str(), static_cast<unsigned long long>(durable_size - first_size),
+                     static_cast<unsigned long long>(durable_size), to_hex(*durable_root).c_str());
+        throw CLI::RuntimeError(kExitCommitted);
+      };
+      try {
+        read_leaf_batches(*leaves, static_cast<std::size_t>(b), [&](std::span<const Node> chunk) {
+          auto result = db->insert_many(chunk);
+          inserted += chunk.size();
+          if (*durable || *ack) {
+            result.token.wait();
+            durable_size = first_size + inserted;
+            durable_root = result.root;
+          }
+          if (*ack) {
+            std::printf("ack %llu %s\n", static_cast<unsigned long long>(first_size + inserted),
+                        to_hex(result.root).c_str());
+            if (std::fflush(stdout) != 0 || std::ferror(stdout))
+              throw Error(Errc::io_error, std::string("cannot write standard output: ") + std::strerror(errno));
+          }
+          if (progress) {
+            const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            std::fprintf(stderr, "\r%llu leaves inserted (%.0f/s)", static_cast<unsigned long long>(inserted),
+                         s > 0 ? inserted / s : 0.0);
+          }
+        });
+        if (progress) std::fprintf(stderr, "\n");
+        db->flush();
+        durable_size = db->size();
+        durable_root = db->root();
+      } catch (const Error& e) {
+        if (progress) std::fprintf(stderr, "\n");
+        // Leaves inserted but not yet durable are made so by close (the log
+        // holds them): they are committed too when that succeeds.
+        try {
+          db->flush();
+          durable_size = db->size();
+          durable_root = db->root();
+        } catch (const Error&) {
         }
-        if (progress) {
-          const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          std::fprintf(stderr, "\r%llu leaves inserted (%.0f/s)", static_cast<unsigned long long>(inserted),
-                       s > 0 ? inserted / s : 0.0);
+        try {
+          db->close();
+        } catch (const Error&) {
         }
-      });
-      if (progress) std::fprintf(stderr, "\n");
-      db->close();
+        committed_failure(e);
+      }
+      // Every leaf is durable in the log now: a failed close-time checkpoint
+      // is not a failure of the insert (the next open replays the log).
+      try {
+        db->close();
+      } catch (const Error& e) {
+        std::fprintf(stderr, "warning: every leaf is durable in the log (size %llu root %s), but the checkpoint on close failed: %s\n",
+                     static_cast<unsigned long long>(durable_size), durable_root ? to_hex(*durable_root).c_str() : "none",
+                     e.what());
+      }
     });
   }
   {

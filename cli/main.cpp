@@ -1,10 +1,14 @@
 // The rotortree command-line tool (SPEC §3).
 //
-// Exit codes: 0 success (and `valid`), 1 a proof that does not verify,
-// 2 any error: bad usage, unreadable or malformed input, failed operation.
+// Exit codes (SPEC §3): 0 success (and `valid`), 1 a negative answer (a proof
+// that does not verify), 2 an error before anything was changed, 3 an error
+// after part of the input was committed (`insert`; it names the durable state).
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <exception>
+#include <new>
+#include <system_error>
 #include <iostream>
 #include <string>
 
@@ -32,8 +36,13 @@ int run(CLI::App& app, int argc, char** argv) {
     return code == 0 ? 0 : kExitError;
   } catch (const rotortree::Error& e) {
     return report(e.what());
+  } catch (const std::bad_alloc&) {
+    // No library exception's text reaches the user (it says nothing to them).
+    return report("out of memory");
+  } catch (const std::system_error& e) {
+    return report("system error: " + e.code().message());
   } catch (const std::exception& e) {
-    return report(e.what());
+    return report(std::string("internal error: ") + e.what());
   }
 }
 
@@ -55,8 +64,12 @@ int main(int argc, char** argv) {
   rotortree::cli::register_show_command(app);
 
   int code = run(app, argc, argv);
-  // Results are buffered: a full disk or closed pipe shows up here, not silently.
+  // Results are buffered: a full disk or closed pipe shows up here, not
+  // silently. A command that committed something (3) keeps its status.
   std::cout.flush();
-  if (!std::cout) code = report("cannot write standard output");
+  if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    const int failed = report("cannot write standard output");
+    if (code == 0 || code == 1) code = failed;
+  }
   return code;
 }

@@ -11,7 +11,7 @@ packages=(
   libtbb-dev librust-blake3-dev libssl-dev libisal-dev            # the library
   nlohmann-json3-dev libcli11-dev                                 # codec, command line
   libgtest-dev libgmock-dev librapidcheck-dev                     # tests
-  libbenchmark-dev                                                # bench/
+  libbenchmark-dev librocksdb-dev                                 # bench/ (RocksDB: the side-store comparison)
   clang                                                           # libFuzzer targets
   doxygen                                                         # API docs (test `docs`)
   gnuplot-nox                                                     # bench --report plots

@@ -18,7 +18,7 @@
 #
 # Environment:
 #   JOBS               parallel build and test jobs (default: nproc)
-#   STAGES             stages to run (default: "release asan tsan")
+#   STAGES             stages to run (default: "release asan tsan fuzz")
 #   RC_PARAMS_RELEASE  RapidCheck parameters of the release stage (default max_success=100)
 #   RC_PARAMS_SANITIZE RapidCheck parameters of the sanitizer stages (default max_success=15)
 #   SKIP_DEPS=1        do not run scripts/install-deps.sh

@@ -84,12 +84,54 @@ nlohmann::ordered_json levels_json(const Path& path) {
   return levels;
 }
 
+// A proof is one object holding a `levels` array of at most kMaxLevels
+// objects, each holding a `siblings` array: at most 1 + kMaxLevels objects,
+// as many arrays, nested 4 deep. One linear pass over the text (outside
+// strings) enforces that before the parser runs, so the parser's work is
+// bounded by the size of a real proof whatever the input (nlohmann's callback
+// parser is quadratic in the number of objects).
+constexpr std::size_t kMaxJsonContainers = 1 + kMaxLevels;
+constexpr std::size_t kMaxJsonNesting = 4;
+
+void check_json_structure(std::string_view text) {
+  std::size_t objects = 0, arrays = 0, depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // the escaped character cannot end the string
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '{':
+      case '[':
+        if (++(c == '{' ? objects : arrays) > kMaxJsonContainers)
+          malformed(std::string("proof JSON has more than ") + std::to_string(kMaxJsonContainers) +
+                    (c == '{' ? " objects" : " arrays") + " (a proof has at most one per level, " +
+                    std::to_string(kMaxLevels) + " levels, and one more)");
+        if (++depth > kMaxJsonNesting)
+          malformed("proof JSON is nested more than " + std::to_string(kMaxJsonNesting) + " levels deep");
+        break;
+      case '}':
+      case ']':
+        if (depth > 0) --depth;  // an unbalanced text is the parser's to report
+        break;
+      default: break;
+    }
+  }
+}
+
 // Parse with a callback that rejects duplicate keys: with them a proof would
 // have two readings, and the DOM silently keeps one.
 json parse_json(std::string_view text) {
   if (text.size() > kMaxJsonBytes)
     malformed("proof JSON is " + std::to_string(text.size()) + " bytes, at most " +
               std::to_string(kMaxJsonBytes) + " allowed");
+  check_json_structure(text);
   std::vector<std::unordered_set<std::string>> open_objects;
   auto reject_duplicates = [&](int, json::parse_event_t event, json& parsed) {
     switch (event) {
@@ -231,6 +273,9 @@ InclusionProof inclusion_from(const JsonFields& fields) {
   proof.leaf = fields.node("leaf");
   proof.leaf_index = fields.u64("leaf_index");
   proof.tree_size = fields.u64("tree_size");
+  if (proof.leaf_index >= proof.tree_size)  // SPEC §3: no valid proof holds these (malformed, as in binary)
+    malformed(fields.field("leaf_index") + ": " + std::to_string(proof.leaf_index) + " is not below tree_size " +
+              std::to_string(proof.tree_size));
   proof.path = path_from(fields, proof.params.arity);
   check_well_formed(proof);
   return proof;
@@ -246,6 +291,9 @@ ConsistencyProof consistency_from(const JsonFields& fields) {
   proof.new_size = fields.u64("new_size");
   proof.new_root = fields.node("new_root");
   proof.leaf = fields.node("leaf");
+  if (proof.old_size == 0 || proof.old_size > proof.new_size)
+    malformed(fields.field("old_size") + ": " + std::to_string(proof.old_size) + " is not in 1..new_size (" +
+              std::to_string(proof.new_size) + ")");
   proof.path = path_from(fields, proof.params.arity);
   check_well_formed(proof);
   return proof;

@@ -17,6 +17,8 @@ std::string_view to_string(Errc code) noexcept {
     case Errc::corruption: return "corruption";
     case Errc::locked: return "locked";
     case Errc::closed: return "closed";
+    case Errc::not_found: return "not_found";
+    case Errc::read_only: return "read_only";
   }
   return "unknown";
 }

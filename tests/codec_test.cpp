@@ -290,6 +290,67 @@ TEST(Codec, DuplicateAndUnknownFieldsAndUpperCaseHexAreMalformed) {
   EXPECT_ERRC(decode_proof(Bytes{}), Errc::malformed_proof);
 }
 
+// The decoder's work is bounded by what a proof can hold (issue 9, defect 4):
+// 340,000 empty objects (1 MiB, 34 s of CPU in the callback parser before)
+// are refused by the structural pre-scan, as is deeper nesting; a real proof
+// of the maximum size still decodes.
+TEST(Codec, JsonStructureIsBoundedBeforeParsing) {
+  LeanIMT<Blake3, 16> tree;
+  tree.insert_many(random_leaves(1000, 9));
+  const std::string json = to_json(tree.prove(999));
+  std::string objects = json.substr(0, json.find("\"levels\":[") + 10);
+  for (int i = 0; i < 340000; ++i) objects += i == 0 ? "{}" : ",{}";
+  objects += "]}";
+  ASSERT_LE(objects.size(), std::size_t{1} << 20);
+  try {
+    (void)decode_proof(bytes_of(objects));
+    FAIL() << "340,000 objects decoded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::malformed_proof);
+    EXPECT_NE(std::string(e.what()).find("more than 65 objects"), std::string::npos) << e.what();
+  }
+  std::string arrays = "{\"type\":\"inclusion\",\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_ERRC(decode_proof(bytes_of(arrays)), Errc::malformed_proof);
+  std::string nested = "{\"levels\":[{\"siblings\":[{}]}]}";
+  try {
+    (void)proof_from_json(nested);
+    FAIL() << "decoded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nested more than 4"), std::string::npos) << e.what();
+  }
+  // Braces inside strings do not count.
+  const std::string braces = "{\"comment\":\"" + std::string(200, '{') + "\\\"\"," + json.substr(1);
+  try {
+    (void)proof_from_json(braces);
+    FAIL() << "decoded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown field 'comment'"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(inclusion_from_json(json), tree.prove(999));
+}
+
+// SPEC §3: a value no valid proof can hold is malformed in JSON as in binary.
+TEST(Codec, ImpossibleSizesAreMalformedInEveryEncoding) {
+  LeanIMT<Blake3, 4> tree;
+  tree.insert_many(random_leaves(6, 3));
+  auto inclusion = nlohmann::json::parse(to_json(tree.prove(5)));
+  auto consistency = nlohmann::json::parse(to_json(tree.snapshot().consistency(3)));
+  for (auto [index, size] : {std::pair<int, int>{0, 0}, {6, 6}, {7, 6}}) {
+    auto j = inclusion;
+    j["leaf_index"] = index;
+    j["tree_size"] = size;
+    EXPECT_ERRC(inclusion_from_json(j.dump()), Errc::malformed_proof);
+    EXPECT_ERRC(decode_proof(bytes_of(j.dump())), Errc::malformed_proof);
+  }
+  for (auto [old_size, new_size] : {std::pair<int, int>{0, 6}, {7, 6}, {0, 0}}) {
+    auto j = consistency;
+    j["old_size"] = old_size;
+    j["new_size"] = new_size;
+    EXPECT_ERRC(consistency_from_json(j.dump()), Errc::malformed_proof);
+    EXPECT_ERRC(decode_proof(bytes_of(j.dump())), Errc::malformed_proof);
+  }
+}
+
 TEST(Codec, BinaryExampleOfTheProofFormatDocumentDecodes) {
   // docs/proof-format.md, "Worked example": leaf 5 of 6, arity 4, BLAKE3, lean-imt.
   const std::vector<Node> leaves = reference_leaves(6);

@@ -1,11 +1,12 @@
 // Roots computed by other implementations: the in-repo @zk-kit/lean-imt
-// fixture and the shared reference-roots fixture (both schemes, several
-// arities). Each line is checked through the run-time tree (make_tree, batch
+// fixture and the reference-roots fixture (both schemes, several arities;
+// tests/fixtures keeps a copy of ../shared's, compared with it when present). Each line is checked through the run-time tree (make_tree, batch
 // and one-by-one), the typed LeanIMT of that arity, and the naive model.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -110,10 +111,23 @@ TEST(ReferenceRoots, InRepoZkKitLeanImtFixture) {
   check_fixture(std::string(ROTORTREE_TEST_FIXTURES_DIR) + "/zkkit-lean-imt-n2.txt", 10);
 }
 
-TEST(ReferenceRoots, SharedFixtureOfBothSchemesAndSeveralArities) {
+std::string file_contents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The in-repo copy of ../shared/reference-roots.txt: a plain clone has no ../shared.
+TEST(ReferenceRoots, InRepoCopyOfTheSharedFixtureOfBothSchemesAndSeveralArities) {
+  check_fixture(std::string(ROTORTREE_TEST_FIXTURES_DIR) + "/reference-roots.txt", 80);
+}
+
+TEST(ReferenceRoots, SharedFixtureEqualsTheInRepoCopy) {
   const char* from_env = std::getenv("ROTORTREE_REFERENCE_ROOTS");
   const std::string path = from_env && *from_env ? from_env : ROTORTREE_REFERENCE_ROOTS;
   if (!std::ifstream(path)) GTEST_SKIP() << "shared fixture not found: " << path;
+  EXPECT_EQ(file_contents(path),
+            file_contents(std::string(ROTORTREE_TEST_FIXTURES_DIR) + "/reference-roots.txt"))
+      << path << " differs from tests/fixtures/reference-roots.txt: update the copy";
   check_fixture(path, 1);
 }
 

@@ -99,6 +99,10 @@ void write_atomically(Env& env, const std::string& dir, const std::string& name,
 void disk_usage(Env& env, const std::string& dir, std::uint64_t& log_bytes, std::uint64_t& data_bytes);
 /// Read the metadata record; nullopt if the database does not exist.
 std::optional<Meta> read_meta(Env& env, const std::string& dir);
+/// The error for a directory without meta: Errc::not_found if it holds
+/// nothing of a database (`advice` then follows), Errc::corruption naming
+/// the files if it holds logs or data files (meta was lost).
+Error missing_database(Env& env, const std::string& dir, const std::string& advice);
 /// Release the pages of retired chunks (MADV_DONTNEED).
 void release_pages(void* address, std::size_t bytes) noexcept;
 }  // namespace db::detail
@@ -173,7 +177,8 @@ class RotorTree {
   }
   /// Write a checkpoint now (and truncate the log).
   void checkpoint() {
-    if (!wal_) throw Error(Errc::closed, "the database is read-only or closed");
+    if (config_.read_only) throw Error(Errc::read_only, "the database " + dir_ + " was opened read-only");
+    if (!wal_ || closed_) throw Error(Errc::closed, "the database " + dir_ + " is closed");
     std::lock_guard lock(checkpoint_mutex_);
     checkpoint_locked();
   }
@@ -250,9 +255,7 @@ class RotorTree {
 
   std::string path(const std::string& name) const { return db::detail::join(dir_, name); }
 
-  Error no_database() const {
-    return Error(Errc::io_error, "no rotortree database in " + dir_ + " (missing " + path(db::kMetaName) + ")");
-  }
+  Error no_database() const { return db::detail::missing_database(*env_, dir_, ""); }
 
   void open() {
     if (config_.read_only) return open_read_only();
@@ -313,10 +316,23 @@ class RotorTree {
                                                 " of " + dir_ + " exceeds this build's MaxDepth");
     params_ = meta.params;
     capacity_ = capacity_for_depth(N, params_.max_depth);
+    meta_extensions_ = meta.extensions;
 
     // The logs first: a reader then has them even if a checkpoint removes
     // them while it loads the data files (which are never rewritten).
     const std::vector<LogFile> logs = read_logs(meta);
+    // The identity: meta's (version 3). A database from before it adopts
+    // the one its logs already carry (a rotation by this version that its
+    // meta does not name yet), or a new one; the next checkpoint stores it.
+    db_id_ = meta.db_id;
+    if (db_id_ == db::DbId{}) {
+      for (const LogFile& log : logs)
+        if (log.bytes.size() >= db::kWalHeaderBytes && log.bytes[8] == 2 && log.bytes[56] == db::kRoleLog) {
+          std::memcpy(db_id_.data(), log.bytes.data() + 40, db_id_.size());
+          break;
+        }
+      if (db_id_ == db::DbId{} && !config_.read_only) db_id_ = db::random_db_id();
+    }
     load_checkpoint(meta);
     TreeOptions options = config_.tree;
     options.node_hash = params_.node_hash;
@@ -333,17 +349,67 @@ class RotorTree {
     return std::shared_ptr<LevelStore<N>>(epoch_, owner_->store.get());
   }
 
+  // Creation writes the first log (header only, synced with its directory
+  // entry), then meta: a meta always names a log that exists. It removes
+  // nothing: a directory holding database files but no meta is refused
+  // (its meta was lost; creating over it would discard the files), except
+  // what an interrupted creation leaves, which holds no leaves.
   void create() {
+    std::vector<std::string> found;
     for (const std::string& name : env_->list(dir_)) {
       std::uint64_t id;
-      if (db::parse_wal_name(name, id) || db::parse_data_name(name) || name == db::kMetaTmpName)
-        env_->remove(path(name));
+      const bool wal = db::parse_wal_name(name, id);
+      if (!wal && !db::parse_data_name(name) && name != db::kMetaTmpName) continue;
+      if (!(wal && id == 1 && log_holds_no_leaves(path(name))) && !(name == db::kMetaTmpName && meta_tmp_is_new(path(name))))
+        found.push_back(name);
+    }
+    if (!found.empty()) {
+      std::string list;
+      for (std::size_t i = 0; i < found.size() && i < 4; ++i) list += (i ? ", " : "") + found[i];
+      if (found.size() > 4) list += ", ...";
+      throw Error(Errc::corruption, "corrupted " + dir_ + ": " + path(db::kMetaName) + " is missing but the directory holds database files (" +
+                                        list + "); restore meta from a backup. A new database is never created over them");
+    }
+    db::WalHeader header_fields;
+    header_fields.params = params_;
+    header_fields.file_id = 1;
+    header_fields.first_seq = 1;
+    header_fields.db_id = db::random_db_id();
+    {
+      const auto header = db::encode_wal_header(header_fields);
+      auto log = env_->open(path(db::wal_name(1)), db::OpenMode::create_truncate);
+      log->write_at(0, header);
+      log->sync();
+      env_->sync_dir(dir_);
     }
     db::Meta meta;
     meta.params = params_;
+    meta.db_id = header_fields.db_id;
     meta.unix_ms = 0;
     const auto bytes = db::encode_meta(meta);
     db::detail::write_atomically(*env_, dir_, db::kMetaName, bytes);
+  }
+
+  // What an interrupted creation leaves: the first log with no frame (cut
+  // in or after its header) ...
+  bool log_holds_no_leaves(const std::string& file) {
+    const auto bytes = db::read_whole_file(*env_, file);
+    try {
+      const db::WalScan scan = db::scan_wal(bytes, file, params_, 1);
+      return scan.header_torn || (scan.batches.empty() && !scan.torn);
+    } catch (const Error&) {
+      return false;
+    }
+  }
+  // ... and a meta.tmp of an empty database (or cut while written).
+  bool meta_tmp_is_new(const std::string& file) {
+    const auto bytes = db::read_whole_file(*env_, file);
+    try {
+      const db::Meta meta = db::decode_meta(bytes, file);
+      return meta.size == 0 && meta.last_seq == 0 && meta.wal_id == 1;
+    } catch (const Error&) {
+      return bytes.size() < 108;  // a record cut short, not a damaged complete one
+    }
   }
 
   /// The hashing threads' pool, for the parallel parts of opening.
@@ -375,6 +441,15 @@ class RotorTree {
         const std::string file = path(db::data_name(l, first / kShardChunks));
         if (l < config_.pin_above_level) {
           auto region = env_->map(file, 0, count * kChunkBytes);
+          // Mapped chunks are not read on open; the first and last of each
+          // file are, so that a data file of another database (or another
+          // level) is refused by name without verify_on_open.
+          if (have_crcs)
+            for (const std::uint64_t c : {std::uint64_t{0}, count - 1})
+              if (db::crc32c(region->data() + c * kChunkBytes, kChunkBytes) != crcs[first + c])
+                throw Error(Errc::corruption, "corrupted " + file + " at byte offset " + std::to_string(c * kChunkBytes) +
+                                                  ": checksum mismatch in chunk " + std::to_string(first + c) + " of level " +
+                                                  std::to_string(l) + " (a data file of another database?)");
           for (std::uint64_t c = 0; c < count; ++c) {
             const std::uint8_t* chunk = region->data() + c * kChunkBytes;
             store.append_external_chunk(l, reinterpret_cast<Node*>(const_cast<std::uint8_t*>(chunk)));
@@ -551,6 +626,14 @@ class RotorTree {
   void replay(const db::Meta& meta, tree_type& tree, const std::vector<LogFile>& logs) {
     std::uint64_t expected = meta.last_seq + 1;
     std::uint64_t append_id = 0, append_bytes = 0;
+    std::uint32_t append_version = db::kFormatVersion;
+    // The log meta names was created with its header and synced (file and
+    // directory) before meta was written: its absence is damage, never an
+    // empty log (the leaves acknowledged in it would vanish without a word).
+    if (logs.empty() || logs.front().id != meta.wal_id)
+      throw Error(Errc::corruption, "log file " + path(db::wal_name(meta.wal_id)) + " named by " +
+                                        path(db::kMetaName) + " is missing" +
+                                        (logs.empty() ? std::string() : " (found " + path(db::wal_name(logs.front().id)) + ")"));
     for (std::size_t k = 0; k < logs.size(); ++k) {
       const std::uint64_t id = logs[k].id;
       const std::string file = path(db::wal_name(id));
@@ -559,8 +642,23 @@ class RotorTree {
         throw Error(Errc::corruption, "log file " + path(db::wal_name(meta.wal_id + k)) + " is missing (found " + file + ")");
       const auto& bytes = logs[k].bytes;
       const db::WalScan scan = db::scan_wal(bytes, file, params_, expected);
+      if (!scan.header_torn) {
+        // Tied to this database: a log of another one (or one without an
+        // identity beside a meta that has one) is refused by name.
+        if (scan.header.version >= 2 && scan.header.db_id != db_id_)
+          throw Error(Errc::corruption, "corrupted " + file + " at byte offset 40: the log belongs to another database (identity " +
+                                            db::to_hex(scan.header.db_id) + ", this database's is " + db::to_hex(db_id_) + ")");
+        if (scan.header.version < 2 && meta.version >= 3)
+          throw Error(Errc::corruption, "corrupted " + file + " at byte offset 8: a version-1 log (no database identity) beside a version-" +
+                                            std::to_string(meta.version) + " " + path(db::kMetaName));
+      }
       if (scan.header_torn) {
-        if (!last) throw Error(Errc::corruption, "corrupted " + file + " at byte offset 0: truncated header");
+        // Only a log created by a rotation that meta does not name yet can
+        // have been cut while its header was written.
+        if (!last || k == 0)
+          throw Error(Errc::corruption, "corrupted " + file + " at byte offset 0: truncated header (" +
+                                            std::to_string(bytes.size()) + " bytes" +
+                                            (k == 0 ? ", and " + path(db::kMetaName) + " names this log" : std::string()) + ")");
         if (!config_.read_only) env_->remove(file);  // crashed while creating it: holds nothing
         break;
       }
@@ -583,6 +681,7 @@ class RotorTree {
       if (last) {
         append_id = id;
         append_bytes = scan.valid_bytes;
+        append_version = scan.header.version;
         if (scan.torn && !config_.read_only) {  // an unacknowledged partial write: drop it
           auto handle = env_->open(file, db::OpenMode::read_write);
           handle->truncate(scan.valid_bytes);
@@ -593,15 +692,16 @@ class RotorTree {
     recovered_seq_ = expected - 1;
     if (config_.read_only) return;
     if (append_id != 0)
-      wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, append_id, expected, append_bytes, false,
+      wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, db_id_, append_id, expected, append_bytes, false,
+                                             config_.direct_log, append_version);
+    else  // the last log was torn while being created (and removed)
+      wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, db_id_, logs.back().id, expected, 0, true,
                                              config_.direct_log);
-    else  // no log yet, or the last one was torn while being created (and removed)
-      wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, logs.empty() ? meta.wal_id : logs.back().id, expected,
-                                             0, true, config_.direct_log);
   }
 
   InsertResult insert_impl(std::span<const Node> leaves, bool single) {
-    if (!wal_ || closed_) throw Error(Errc::closed, "the database " + dir_ + " is read-only or closed");
+    if (config_.read_only) throw Error(Errc::read_only, "the database " + dir_ + " was opened read-only");
+    if (!wal_ || closed_) throw Error(Errc::closed, "the database " + dir_ + " is closed");
     wal_->check_writable();
     Node root;
     std::uint64_t seq = 0;
@@ -615,11 +715,12 @@ class RotorTree {
       if (leaves.size() >= kEarlyWriteLeaves) wal_->request_flush();
       try {
         root = single || leaves.size() == 1 ? tree.insert(leaves[0]) : tree.insert_many(leaves);
-      } catch (const std::exception& e) {
+      } catch (const std::exception&) {
         // Only memory exhaustion gets here: the log holds a batch the tree
         // lacks, so refuse writes until reopened (recovery replays it).
-        wal_->set_error(Error(Errc::io_error, std::string("insertion failed after logging: ") + e.what()));
-        throw;
+        Error error(Errc::io_error, "insertion failed after logging: out of memory (the log holds the batch; reopen to replay it)");
+        wal_->set_error(error);
+        throw error;
       }
     });
     logged_bytes_.fetch_add(leaves.size() * sizeof(Node), std::memory_order_relaxed);
@@ -672,6 +773,8 @@ class RotorTree {
     const LevelStore<N>& store = *owner_->store;
     db::Meta meta;
     meta.params = params_;
+    meta.db_id = db_id_;
+    meta.extensions = meta_extensions_;
     meta.size = snap.size();
     meta.last_seq = seq;
     meta.wal_id = wal_id;
@@ -796,6 +899,8 @@ class RotorTree {
   std::uint64_t checkpoint_size_ = 0, checkpoint_unix_ms_ = 0, mapped_bytes_ = 0;
   /// CRC32C of every checkpointed full chunk, per level (written into meta).
   std::vector<std::vector<std::uint32_t>> chunk_crcs_;
+  db::DbId db_id_{};
+  std::map<std::uint16_t, std::vector<std::uint8_t>> meta_extensions_;
   bool closed_ = false;
 };
 

@@ -43,7 +43,9 @@ enum class Errc {
   no_space,             ///< the disk is full (ENOSPC)
   corruption,           ///< a stored file fails its checks
   locked,               ///< the database directory is held by another opener
-  closed,               ///< the database failed earlier and refuses further writes
+  closed,               ///< the database failed earlier (or was closed) and refuses further writes
+  not_found,            ///< no database in the directory (nothing of one: no meta, no log, no data file)
+  read_only,            ///< a write to a database opened read-only
 };
 
 /// Short stable name of an error code, e.g. "max_depth_exceeded".

@@ -53,7 +53,9 @@ std::unique_ptr<AnyDb> open_any_db(const std::string& dir, DbConfig config, cons
   std::optional<DbParams> params = read_db_params(dir, config.env);
   if (params && create) db::check_params(*params, *create, db::detail::join(dir, db::kMetaName));
   if (!params) params = create;
-  if (!params) throw Error(Errc::io_error, "no rotortree database in " + dir + " (run `rotortree init " + dir + "`)");
+  if (!params)
+    throw db::detail::missing_database(config.env ? *config.env : *db::Env::posix(), dir,
+                                       "; create one with `rotortree init " + dir + "`");
   if (params->max_depth < 1 || params->max_depth > 32)
     throw Error(Errc::invalid_argument, "max depth " + std::to_string(params->max_depth) + " must be in 1..32");
   config.node_hash = params->node_hash;

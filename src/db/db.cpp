@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace rotortree::db::detail {
@@ -45,6 +46,25 @@ std::optional<Meta> read_meta(Env& env, const std::string& dir) {
   if (!env.exists(file)) return std::nullopt;
   const auto bytes = read_whole_file(env, file);
   return decode_meta(bytes, file);
+}
+
+Error missing_database(Env& env, const std::string& dir, const std::string& advice) {
+  std::vector<std::string> found;
+  if (env.exists(dir)) {
+    for (const std::string& name : env.list(dir)) {
+      std::uint64_t id;
+      if (parse_wal_name(name, id) || parse_data_name(name) || name == kMetaTmpName) found.push_back(name);
+    }
+  }
+  if (found.empty())
+    return Error(Errc::not_found, "no rotortree database in " + dir + " (no " + join(dir, kMetaName) + ")" + advice);
+  std::sort(found.begin(), found.end());
+  std::string list;
+  for (std::size_t i = 0; i < found.size() && i < 4; ++i) list += (i ? ", " : "") + found[i];
+  if (found.size() > 4) list += ", ...";
+  return Error(Errc::corruption, "corrupted " + dir + ": " + join(dir, kMetaName) +
+                                     " is missing but the directory holds database files (" + list +
+                                     "): its checkpoint record was lost; restore it from a backup");
 }
 
 void release_pages(void* address, std::size_t bytes) noexcept { ::madvise(address, bytes, MADV_DONTNEED); }

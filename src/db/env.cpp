@@ -23,6 +23,37 @@ namespace {
   throw Error(code, what + " " + path + ": " + std::strerror(err));
 }
 
+// Open a database file without blocking (a FIFO put in its place would block
+// open() forever) and refuse anything that is not a regular file: a device,
+// FIFO or socket (also through a symbolic link) holds no database content.
+int open_regular(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_NONBLOCK, 0644);
+  if (fd < 0) return fd;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw_errno(err, "stat", path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(Errc::corruption, "corrupted " + path + ": not a regular file (a " +
+                                      (S_ISFIFO(st.st_mode)  ? "FIFO"
+                                       : S_ISCHR(st.st_mode) ? "character device"
+                                       : S_ISBLK(st.st_mode) ? "block device"
+                                       : S_ISDIR(st.st_mode) ? "directory"
+                                       : S_ISSOCK(st.st_mode) ? "socket"
+                                                              : "special file") +
+                                      " is in its place)");
+  }
+  if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw_errno(err, "fcntl", path);
+  }
+  return fd;
+}
+
 class PosixFile final : public File {
  public:
   PosixFile(int fd, std::string path, std::size_t alignment = 1)
@@ -146,12 +177,12 @@ class PosixEnv final : public Env {
 
  public:
   std::unique_ptr<File> open(const std::string& path, OpenMode mode) override {
-    const int fd = ::open(path.c_str(), open_flags(mode), 0644);
+    const int fd = open_regular(path, open_flags(mode));
     if (fd < 0) throw_errno(errno, "open", path);
     return std::make_unique<PosixFile>(fd, path);
   }
   std::unique_ptr<File> open_direct(const std::string& path, OpenMode mode) override {
-    const int fd = ::open(path.c_str(), open_flags(mode) | O_DIRECT, 0644);
+    const int fd = open_regular(path, open_flags(mode) | O_DIRECT);
     if (fd < 0 && errno == EINVAL) return open(path, mode);  // e.g. tmpfs: no direct I/O
     if (fd < 0) throw_errno(errno, "open", path);
     // 4096 satisfies every logical block size up to a page.
@@ -197,7 +228,7 @@ class PosixEnv final : public Env {
   std::shared_ptr<MappedRegion> map(const std::string& path, std::uint64_t offset,
                                     std::size_t length) override {
     if (length == 0) return std::make_shared<PosixMapping>(nullptr, 0);
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = open_regular(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_errno(errno, "open", path);
     struct stat st {};
     if (::fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) < offset + length) {
@@ -212,7 +243,7 @@ class PosixEnv final : public Env {
     return std::make_shared<PosixMapping>(base, length);
   }
   std::unique_ptr<FileLock> lock(const std::string& path) override {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    const int fd = open_regular(path, O_RDWR | O_CREAT | O_CLOEXEC);
     if (fd < 0) throw_errno(errno, "open lock file", path);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;

@@ -3,6 +3,7 @@
 #include <isa-l/crc.h>
 
 #include <algorithm>
+#include <random>
 #include <cstdio>
 #include <cstring>
 
@@ -87,14 +88,43 @@ void check_params(const DbParams& stored, const DbParams& wanted, const std::str
     fail("node hash", std::string(to_string(stored.node_hash)), std::string(to_string(wanted.node_hash)));
 }
 
+DbId random_db_id() {
+  std::random_device device;
+  DbId id{};
+  do {
+    for (std::size_t i = 0; i < id.size(); i += 4) {
+      const std::uint32_t word = device();
+      std::memcpy(id.data() + i, &word, 4);
+    }
+  } while (id == DbId{});
+  return id;
+}
+
+std::string to_hex(const DbId& id) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (std::uint8_t b : id) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+bool known_extension(std::uint16_t) { return false; }
+
 std::vector<std::uint8_t> encode_wal_header(const WalHeader& header) {
-  std::vector<std::uint8_t> out(kWalHeaderBytes, 0);
+  const std::size_t size = header.bytes();
+  std::vector<std::uint8_t> out(size, 0);
   std::memcpy(out.data(), kWalMagic, 8);
-  put32(out.data() + 8, kFormatVersion);
+  put32(out.data() + 8, header.version == 1 ? 1 : kFormatVersion);
   put_params(out.data() + 12, header.params);
   put64(out.data() + 24, header.file_id);
   put64(out.data() + 32, header.first_seq);
-  put32(out.data() + 44, crc32c(out.data(), 44));
+  if (header.version != 1) {
+    std::memcpy(out.data() + 40, header.db_id.data(), 16);
+    out[56] = kRoleLog;
+  }
+  put32(out.data() + size - 4, crc32c(out.data(), size - 4));
   return out;
 }
 
@@ -110,23 +140,33 @@ void encode_frame_trailer(std::uint8_t* out, std::uint32_t crc) { put32(out, crc
 WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, const DbParams& params,
                  std::uint64_t expected_first_seq) {
   WalScan scan;
-  if (bytes.size() < kWalHeaderBytes) {
+  // The header's length depends on its version: a file too short to say,
+  // or shorter than its version's header, was cut while it was created.
+  const std::uint32_t version = bytes.size() >= 12 ? get32(bytes.data() + 8) : 0;
+  const std::size_t header_bytes = version == 1 ? kWalHeaderBytesV1 : kWalHeaderBytes;
+  if (bytes.size() < header_bytes) {
     scan.header_torn = true;
     return scan;
   }
   const std::uint8_t* h = bytes.data();
   if (std::memcmp(h, kWalMagic, 8) != 0) corrupt(file, 0, "not a rotortree log (bad magic)");
-  if (crc32c(h, 44) != get32(h + 44)) corrupt(file, 44, "log header checksum mismatch");
-  if (get32(h + 8) != kFormatVersion)
-    corrupt(file, 8, "unsupported log format version " + std::to_string(get32(h + 8)));
+  if (crc32c(h, header_bytes - 4) != get32(h + header_bytes - 4))
+    corrupt(file, header_bytes - 4, "log header checksum mismatch");
+  if (version != 1 && version != kFormatVersion) corrupt(file, 8, "unsupported log format version " + std::to_string(version));
+  scan.header.version = version;
   scan.header.params = get_params(h + 12, file, 12);
   scan.header.file_id = get64(h + 24);
   scan.header.first_seq = get64(h + 32);
+  if (version >= 2) {
+    if (h[56] != kRoleLog) corrupt(file, 56, "not a log file (role " + std::to_string(h[56]) + ")");
+    std::memcpy(scan.header.db_id.data(), h + 40, 16);
+    if (scan.header.db_id == DbId{}) corrupt(file, 40, "log header without a database identity");
+  }
   check_params(scan.header.params, params, file);
   if (expected_first_seq != 0 && scan.header.first_seq != expected_first_seq)
     corrupt(file, 32, "log starts at sequence " + std::to_string(scan.header.first_seq) + ", expected " +
                           std::to_string(expected_first_seq));
-  std::uint64_t offset = kWalHeaderBytes;
+  std::uint64_t offset = header_bytes;
   std::uint64_t seq = scan.header.first_seq;
   scan.valid_bytes = offset;
   scan.next_seq = seq;
@@ -143,7 +183,10 @@ WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, c
     const std::uint64_t frame_seq = get64(f + 8);
     if (length == 0 || length % sizeof(Node) != 0 || length > kMaxFramePayload)
       corrupt(file, offset, "invalid frame length " + std::to_string(length));
-    if ((flags & ~kFrameContinued) != 0) corrupt(file, offset + 4, "unknown frame flags");
+    const std::uint32_t type = flags >> 8 & 0xff;
+    if ((flags & ~(kFrameContinued | 0xff00u)) != 0) corrupt(file, offset + 4, "unknown frame flags");
+    if (version >= 2 ? type != kRecordLeaves : type != 0)
+      corrupt(file, offset + 5, "unknown record type " + std::to_string(type));
     if (frame_seq != seq)
       corrupt(file, offset + 8, "sequence number " + std::to_string(frame_seq) + ", expected " + std::to_string(seq));
     const std::uint64_t total = kFrameHeaderBytes + std::uint64_t{length} + kFrameTrailerBytes;
@@ -179,18 +222,24 @@ std::uint64_t full_chunks(std::uint64_t length, unsigned arity) {
 std::vector<std::uint8_t> encode_meta(const Meta& meta) {
   std::size_t tail_nodes = 0, chunks = 0;
   for (const auto& t : meta.tails) tail_nodes += t.size();
-  if (meta.chunk_crcs.size() != meta.tails.size())
+  if (meta.version != 1 && meta.chunk_crcs.size() != meta.tails.size())
     throw Error(Errc::invalid_argument, "metadata record: chunk checksums for " + std::to_string(meta.chunk_crcs.size()) +
                                             " levels, tails for " + std::to_string(meta.tails.size()));
-  for (unsigned l = 0; l < meta.chunk_crcs.size(); ++l) {
+  for (unsigned l = 0; meta.version != 1 && l < meta.chunk_crcs.size(); ++l) {
     if (meta.chunk_crcs[l].size() != full_chunks(level_length(meta.size, meta.params.arity, l), meta.params.arity))
       throw Error(Errc::invalid_argument, "metadata record: wrong chunk checksum count for level " + std::to_string(l));
     chunks += meta.chunk_crcs[l].size();
   }
-  std::vector<std::uint8_t> out(104 + tail_nodes * 32 + chunks * 4 + 4, 0);
+  const std::uint32_t version = meta.version == 1 || meta.version == 2 ? meta.version : kMetaVersion;
+  if (version == 1) chunks = 0;
+  std::size_t extension_bytes = 0;
+  if (version >= 3)
+    for (const auto& [tag, value] : meta.extensions) extension_bytes += 8 + value.size();
+  const std::size_t fixed = version >= 3 ? 124 : 104;
+  std::vector<std::uint8_t> out(fixed + extension_bytes + tail_nodes * 32 + chunks * 4 + 4, 0);
   std::uint8_t* p = out.data();
   std::memcpy(p, kMetaMagic, 8);
-  put32(p + 8, kMetaVersion);
+  put32(p + 8, version);
   put_params(p + 12, meta.params);
   put64(p + 24, meta.size);
   put64(p + 32, meta.last_seq);
@@ -202,10 +251,24 @@ std::vector<std::uint8_t> encode_meta(const Meta& meta) {
   put32(p + 68, 0);
   std::memcpy(p + 72, meta.root.data(), 32);
   std::size_t at = 104;
+  if (version >= 3) {
+    std::memcpy(p + 104, meta.db_id.data(), 16);
+    put32(p + 120, static_cast<std::uint32_t>(extension_bytes));
+    at = 124;
+    for (const auto& [tag, value] : meta.extensions) {
+      p[at] = static_cast<std::uint8_t>(tag);
+      p[at + 1] = static_cast<std::uint8_t>(tag >> 8);
+      p[at + 2] = p[at + 3] = 0;
+      put32(p + at + 4, static_cast<std::uint32_t>(value.size()));
+      if (!value.empty()) std::memcpy(p + at + 8, value.data(), value.size());
+      at += 8 + value.size();
+    }
+  }
   for (const auto& t : meta.tails) {
     if (!t.empty()) std::memcpy(p + at, t.data(), t.size() * 32);
     at += t.size() * 32;
   }
+  if (version >= 2)
   for (const auto& level : meta.chunk_crcs)
     for (std::uint32_t crc : level) {
       put32(p + at, crc);
@@ -222,8 +285,9 @@ Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file) {
   const std::size_t body = bytes.size() - 4;
   if (crc32c(p, body) != get32(p + body)) corrupt(file, body, "metadata checksum mismatch");
   const std::uint32_t version = get32(p + 8);
-  if (version != 1 && version != kMetaVersion) corrupt(file, 8, "unsupported checkpoint format version");
+  if (version < 1 || version > kMetaVersion) corrupt(file, 8, "unsupported checkpoint format version " + std::to_string(version));
   Meta meta;
+  meta.version = version;
   meta.params = get_params(p + 12, file, 12);
   meta.size = get64(p + 24);
   meta.last_seq = get64(p + 32);
@@ -239,6 +303,27 @@ Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file) {
   if (meta.wal_id == 0) corrupt(file, 40, "log id 0");
   std::memcpy(meta.root.data(), p + 72, 32);
   std::size_t at = 104;
+  if (version >= 3) {
+    if (body < 124) corrupt(file, 104, "metadata record truncated in its identity");
+    std::memcpy(meta.db_id.data(), p + 104, 16);
+    if (meta.db_id == DbId{}) corrupt(file, 104, "metadata record without a database identity");
+    const std::uint64_t extension_bytes = get32(p + 120);
+    at = 124;
+    if (extension_bytes > body - at) corrupt(file, 120, "extension area longer than the record");
+    const std::size_t end = at + static_cast<std::size_t>(extension_bytes);
+    while (at < end) {
+      if (end - at < 8) corrupt(file, at, "extension record truncated");
+      const std::uint16_t tag = static_cast<std::uint16_t>(p[at] | p[at + 1] << 8);
+      const std::uint32_t length = get32(p + at + 4);
+      if (p[at + 2] != 0 || p[at + 3] != 0) corrupt(file, at + 2, "extension record with nonzero reserved bytes");
+      if (length > end - at - 8) corrupt(file, at + 4, "extension record longer than the extension area");
+      if ((tag & kExtensionRequired) && !known_extension(tag))
+        corrupt(file, at, "required extension " + std::to_string(tag) + " unknown to this version of rotortree");
+      if (!meta.extensions.emplace(tag, std::vector<std::uint8_t>(p + at + 8, p + at + 8 + length)).second)
+        corrupt(file, at, "duplicate extension " + std::to_string(tag));
+      at += 8 + length;
+    }
+  }
   for (unsigned l = 0; l < levels; ++l) {
     const std::uint64_t length = level_length(meta.size, arity, l);
     const std::uint64_t tail = length - full_chunks(length, arity) * chunk_nodes(arity);

@@ -15,9 +15,11 @@ std::uint8_t* new_slab() { return static_cast<std::uint8_t*>(detail::allocate_sl
 
 }  // namespace
 
-WalWriter::WalWriter(Env* env, std::string dir, DbParams params, std::uint64_t file_id, std::uint64_t next_seq,
-                     std::uint64_t valid_bytes, bool create, bool direct)
-    : env_(env), dir_(std::move(dir)), params_(params), want_direct_(direct), file_id_(file_id) {
+WalWriter::WalWriter(Env* env, std::string dir, DbParams params, DbId db_id, std::uint64_t file_id,
+                     std::uint64_t next_seq, std::uint64_t valid_bytes, bool create, bool direct,
+                     std::uint32_t file_version)
+    : env_(env), dir_(std::move(dir)), params_(params), db_id_(db_id), file_version_(create ? kFormatVersion : file_version),
+      want_direct_(direct), file_id_(file_id) {
   last_seq_ = next_seq - 1;
   buffered_last_seq_ = next_seq - 1;
   durable_seq_ = next_seq - 1;
@@ -79,7 +81,16 @@ void WalWriter::open_file(bool create, std::uint64_t valid_bytes) {
     pending_ = 0;
   }
   if (create) {
-    const auto header = encode_wal_header({params_, file_id_, last_seq_.load() + 1});
+    WalHeader fields;
+    fields.params = params_;
+    fields.file_id = file_id_;
+    fields.first_seq = last_seq_.load() + 1;
+    fields.db_id = db_id_;
+    const auto header = encode_wal_header(fields);
+    {
+      std::lock_guard lock(buffer_mutex_);
+      file_version_ = kFormatVersion;
+    }
     {
       std::lock_guard lock(buffer_mutex_);
       buffer_append_locked(header.data(), header.size());
@@ -166,7 +177,7 @@ std::uint64_t WalWriter::append(std::span<const Node> leaves) {
     const std::size_t payload_bytes = n * sizeof(Node);
     std::uint8_t header[kFrameHeaderBytes];
     encode_frame_header(header, static_cast<std::uint32_t>(payload_bytes),
-                        done + n < leaves.size() ? kFrameContinued : 0, ++seq);
+                        frame_flags(kRecordLeaves, done + n < leaves.size(), file_version_), ++seq);
     std::uint8_t trailer[kFrameTrailerBytes];
     encode_frame_trailer(trailer, crc32c(payload, payload_bytes, crc32c(header, sizeof header)));
     buffer_append_locked(header, sizeof header);

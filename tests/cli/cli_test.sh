@@ -310,7 +310,18 @@ done
 edit_json "$WORK/c.json" "$WORK/t.json" 'p["old_size"] = 6'
 expect_invalid "consistency tampered old_size" verify-consistency "$WORK/t.json"
 edit_json "$WORK/c.json" "$WORK/t.json" 'p["old_size"] = 18'
-expect_invalid "consistency old_size > new_size" verify-consistency "$WORK/t.json"
+# SPEC §3: sizes no valid proof can hold are malformed (2) in JSON as in binary.
+expect_exit 2 "consistency old_size > new_size" verify-consistency "$WORK/t.json"
+edit_json "$WORK/c.json" "$WORK/t.json" 'p["old_size"] = 0'
+expect_exit 2 "consistency old_size 0" verify-consistency "$WORK/t.json"
+edit_json "$WORK/p.json" "$WORK/t.json" 'p["tree_size"] = 0'
+expect_exit 2 "inclusion tree_size 0" verify "$WORK/t.json"
+edit_json "$WORK/p.json" "$WORK/t.json" 'p["leaf_index"] = p["tree_size"]'
+expect_exit 2 "inclusion leaf_index = tree_size" verify "$WORK/t.json"
+# Decoding is bounded (issue 9): 340,000 empty objects are refused at once.
+python3 -c 'import sys; sys.stdout.write("{\"type\":\"inclusion\",\"levels\":[" + ",".join(["{}"] * 340000) + "]}")' >"$WORK/objects.json"
+expect_exit 2 "340000 empty objects" verify "$WORK/objects.json"
+grep -q "more than 65 objects" "$ERR" || fail "340000 empty objects: no bound named on stderr"
 expect_invalid "verify-consistency wrong --old-root" verify-consistency "$WORK/c.json" --old-root "$(printf 'a%.0s' {1..64})"
 expect_invalid "verify-consistency --new-size mismatch" verify-consistency "$WORK/c.json" --new-size 18
 expect_invalid "verify-consistency --arity mismatch" verify-consistency "$WORK/c.json" --arity 8
@@ -374,6 +385,77 @@ run info "$WORK/small" --json
 [[ "$(json_field "$OUT" size)" == 0 ]] && pass || fail "a batch past max depth changed the database"
 head -c $((16 * 32)) "$LEAVES" | "$BIN" insert "$WORK/small" --leaves - >/dev/null 2>&1
 expect_output "16 leaves fit max depth 2" "$("$BIN" root --leaves "$LEAVES" --at 16)" root --db "$WORK/small"
+
+# --- issue 9: reliability ------------------------------------------------------
+# A missing or short live log named by meta is damage, never an empty log.
+R="$WORK/rel"
+"$BIN" init "$R" >/dev/null 2>&1
+head -c $((500 * 32)) "$LEAVES" | "$BIN" insert "$R" --leaves - >/dev/null 2>&1
+"$BIN" checkpoint "$R" >/dev/null 2>&1
+tail -c $((500 * 32)) "$LEAVES" | "$BIN" insert "$R" --leaves - --durable >/dev/null 2>&1
+cp -a "$R" "$WORK/rel-copy"
+live="$(ls "$R" | grep '^wal-' | sort | head -1)"
+for damage in rm truncate0 truncate1 truncate47 devzero; do
+  rm -rf "$R" && cp -a "$WORK/rel-copy" "$R"
+  case $damage in
+    rm) rm "$R/$live" ;;
+    truncate0) truncate -s 0 "$R/$live" ;;
+    truncate1) truncate -s 1 "$R/$live" ;;
+    truncate47) truncate -s 47 "$R/$live" ;;
+    devzero) rm "$R/$live" && ln -s /dev/zero "$R/$live" ;;
+  esac
+  expect_exit 2 "live log damaged ($damage)" root --db "$R"
+  grep -q "$live" "$ERR" || fail "live log damaged ($damage): the message does not name $live"
+  expect_exit 2 "checkpoint after live log damage ($damage)" checkpoint "$R"
+done
+# A FIFO in place of a database file is refused at once (no hang).
+for file in meta "$live"; do
+  rm -rf "$R" && cp -a "$WORK/rel-copy" "$R"
+  rm "$R/$file" && mkfifo "$R/$file"
+  RC=0; timeout 20 "$BIN" root --db "$R" >"$OUT" 2>"$ERR" || RC=$?
+  [[ $RC -eq 2 ]] && grep -q "not a regular file" "$ERR" && pass || fail "FIFO as $file: exit $RC, expected 2 naming it"
+  RC=0; timeout 20 "$BIN" insert "$R" --leaves "$LEAVES" >"$OUT" 2>"$ERR" || RC=$?
+  [[ $RC -eq 2 ]] && pass || fail "insert with a FIFO as $file: exit $RC, expected 2"
+done
+# init never deletes: a directory with anything of a database is refused,
+# a non-empty one needs --force, and the advice never says to init over data.
+rm -rf "$R" && cp -a "$WORK/rel-copy" "$R"
+rm "$R/meta"
+before="$(ls "$R" | sort | tr '\n' ' ')"
+expect_exit 2 "root --db without meta" root --db "$R"
+grep -q "init" "$ERR" && fail "the advice for a lost meta points at init"
+grep -q "$live" "$ERR" || fail "a lost meta: the message does not name the remaining files"
+expect_exit 2 "init over a database without meta" init "$R"
+expect_exit 2 "init --force over a database without meta" init "$R" --force
+[[ "$(ls "$R" | sort | tr '\n' ' ')" == "$before" ]] && pass || fail "init removed files: $(ls "$R")"
+expect_exit 2 "init over an existing database" init "$WORK/rel-copy"
+mkdir -p "$WORK/notempty" && echo x >"$WORK/notempty/notes.txt"
+expect_exit 2 "init in a non-empty directory" init "$WORK/notempty"
+run init "$WORK/notempty" --force
+[[ $RC -eq 0 && -f "$WORK/notempty/notes.txt" ]] && pass || fail "init --force beside other files: exit $RC"
+expect_exit 2 "insert into a missing database" insert "$WORK/none" --leaves "$LEAVES"
+grep -q "rotortree init" "$ERR" || fail "a missing database: no advice to init"
+# SPEC §3 exit 3: part of the input committed; the durable state on stderr.
+rm -rf "$R" && "$BIN" init "$R" >/dev/null 2>&1
+{ head -c $((300 * 32)) "$LEAVES"; printf 'xyz'; } | "$BIN" insert "$R" --leaves - --batch 100 >"$OUT" 2>"$ERR"; RC=$?
+expected_root="$("$BIN" root --leaves "$LEAVES" --at 300 | cut -d' ' -f2)"
+[[ $RC -eq 3 ]] && grep -q "size 300 root $expected_root" "$ERR" && pass \
+  || fail "partial leaf after 300 committed: exit $RC, expected 3 with the durable state"
+expect_output "the committed prefix is durable" "300 $expected_root" root --db "$R"
+# Results that cannot be written fail the command.
+if [[ -w /dev/full ]]; then
+  "$BIN" insert "$R" --leaves "$LEAVES" --batch 100 --ack >/dev/full 2>"$ERR"; RC=$?
+  [[ $RC -eq 3 ]] && grep -q "cannot write standard output" "$ERR" && pass \
+    || fail "insert --ack >/dev/full: exit $RC, expected 3"
+  "$BIN" root --db "$R" >/dev/full 2>"$ERR"; RC=$?
+  [[ $RC -eq 2 ]] && pass || fail "root >/dev/full: exit $RC, expected 2"
+  "$BIN" info "$R" >/dev/full 2>"$ERR"; RC=$?
+  [[ $RC -eq 2 ]] && pass || fail "info >/dev/full: exit $RC, expected 2"
+fi
+# Bounded in-memory input: a clear message, no library exception text.
+RC=0; timeout 60 "$BIN" root --leaves /dev/zero --max-leaves 100000 >"$OUT" 2>"$ERR" || RC=$?
+[[ $RC -eq 2 ]] && grep -q "more than 100000 leaves" "$ERR" && ! grep -q "std::" "$ERR" && pass \
+  || fail "root --leaves /dev/zero: exit $RC, expected 2 with the bound"
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -29,7 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       config.checkpoint = checkpoint::Manual{};
       config.tree.threads = 1;
       { RotorTree<Blake3, 2> db("/fz", config); }
-      std::vector<std::uint8_t> log = db::encode_wal_header({params, 1, 1});
+      // Its own header (with the database's identity), then the input.
+      const auto& created = env.contents("/fz/wal-000001.log");
+      std::vector<std::uint8_t> log(created.begin(), created.begin() + db::kWalHeaderBytes);
       log.insert(log.end(), bytes.begin(), bytes.end());
       env.contents("/fz/wal-000001.log") = log;
       RotorTree<Blake3, 2> db("/fz", config);

@@ -1,40 +1,27 @@
 #!/usr/bin/env bash
 # Cross-check: recompute the `lean-imt 2` reference roots with the independent
 # npm implementation (@zk-kit/lean-imt + @noble/hashes blake3) and compare them
-# with the shared fixture.
+# with the reference-roots fixture.
 #
 # Usage: tests/reference/check_reference.sh   (no arguments)
 # Env:   ROTORTREE_REFERENCE_ROOTS  fixture path
-#        (default: <repo root>/../shared/reference-roots.txt)
+#        (default: tests/fixtures/reference-roots.txt, the copy of ../shared's)
 # Exit:  0 all roots match, 1 mismatch or error, 77 skipped (no node/npm,
 #        node too old, npm ci failed, or fixture missing).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$HERE/../.." && pwd)"
-FIXTURE="${ROTORTREE_REFERENCE_ROOTS:-$REPO_ROOT/../shared/reference-roots.txt}"
+FIXTURE="${ROTORTREE_REFERENCE_ROOTS:-$REPO_ROOT/tests/fixtures/reference-roots.txt}"
 SIZES="1,2,3,4,5,9,10,17,100,1000"
 COUNT=1000
 
 skip() { echo "check_reference: SKIPPED: $*" >&2; exit 77; }
 
-command -v node >/dev/null 2>&1 || skip "node not found"
-command -v npm >/dev/null 2>&1 || skip "npm not found"
-# @noble/hashes 2.x declares node >= 20.19.0.
-node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
-  || skip "node $(node --version) is older than v20.19.0"
 [[ -r "$FIXTURE" ]] || skip "fixture not found: $FIXTURE"
-
-if [[ ! -d "$HERE/node_modules" ]]; then
-  log="$(mktemp)"
-  if ! (cd "$HERE" && npm ci --no-audit --no-fund) >"$log" 2>&1; then
-    cat "$log" >&2
-    rm -f "$log"
-    rm -rf "$HERE/node_modules"
-    skip "npm ci failed in $HERE"
-  fi
-  rm -f "$log"
-fi
+# shellcheck source=./node_env.sh source-path=SCRIPTDIR
+source "$HERE/node_env.sh"
+require_node
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -3,8 +3,10 @@
 // never crash and throw Error(Errc::corruption) naming the file and offset.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,11 +29,32 @@ struct DbParams {
 /// Throws Error(parameter_mismatch) naming the first differing field.
 void check_params(const DbParams& stored, const DbParams& wanted, const std::string& file);
 
-inline constexpr std::uint32_t kFormatVersion = 1;  ///< of the log
+/// The identity of a database: 16 random bytes chosen at creation, stored in
+/// meta and in the header of every log file. All zero: not known (a
+/// database created before meta version 3, until its next checkpoint).
+using DbId = std::array<std::uint8_t, 16>;
+/// A fresh random identity (never all zero).
+DbId random_db_id();
+std::string to_hex(const DbId& id);
+
+/// Of the log: 2 adds the database identity and the file's role to the
+/// header and a record type to every frame. Version-1 logs are still read
+/// (and appended to in version 1 until the next checkpoint rotates the log).
+inline constexpr std::uint32_t kFormatVersion = 2;
 /// Of the metadata record: 2 adds a CRC32C of every full chunk of the data
-/// files. Version 1 records (no checksums) are still read.
-inline constexpr std::uint32_t kMetaVersion = 2;
-inline constexpr std::size_t kWalHeaderBytes = 48;
+/// files; 3 adds the database identity and an extension area. Versions 1
+/// and 2 are still read and are rewritten as 3 by the next checkpoint.
+inline constexpr std::uint32_t kMetaVersion = 3;
+inline constexpr std::size_t kWalHeaderBytes = 64;       ///< version 2
+inline constexpr std::size_t kWalHeaderBytesV1 = 48;     ///< version 1
+/// The role byte of a log header (meta and data files are told by their
+/// magic / name): a file of another role is refused.
+inline constexpr std::uint8_t kRoleLog = 2;
+/// Record types, bits 8..15 of a frame's flags. 1: leaves appended (the
+/// payload is the leaves); version-1 logs have 0 there, read as leaves. A
+/// reader refuses a type it does not know (corruption naming file and offset);
+/// new types (e.g. a rewind record) are added here without a format break.
+inline constexpr std::uint8_t kRecordLeaves = 1;
 inline constexpr std::size_t kFrameHeaderBytes = 20;
 inline constexpr std::size_t kFrameTrailerBytes = 4;
 /// Most leaf bytes in one frame (64 MiB = 2^21 leaves); larger batches are
@@ -43,12 +66,19 @@ struct WalHeader {
   DbParams params;
   std::uint64_t file_id = 0;
   std::uint64_t first_seq = 1;
+  DbId db_id{};
+  std::uint32_t version = kFormatVersion;  ///< encode writes 2 (or 1, for tests of old logs)
+  std::size_t bytes() const noexcept { return version == 1 ? kWalHeaderBytesV1 : kWalHeaderBytes; }
 };
 std::vector<std::uint8_t> encode_wal_header(const WalHeader& header);
 /// Frame layout: payload length u32, flags u32, sequence u64, CRC32C of those
 /// 16 bytes u32; the payload; CRC32C of header and payload u32. A batch is
 /// split into frames of at most kMaxFramePayload bytes.
+/// `flags`: kFrameContinued | record type << 8 (version 2; 0 in version 1).
 void encode_frame_header(std::uint8_t* out, std::uint32_t payload_bytes, std::uint32_t flags, std::uint64_t seq);
+inline constexpr std::uint32_t frame_flags(std::uint8_t type, bool continued, std::uint32_t log_version) {
+  return (log_version >= 2 ? std::uint32_t{type} << 8 : 0u) | (continued ? kFrameContinued : 0u);
+}
 /// The trailer: `crc` = CRC32C of the header and the payload.
 void encode_frame_trailer(std::uint8_t* out, std::uint32_t crc);
 /// A log written with direct I/O ends with zero bytes up to its last block
@@ -57,6 +87,7 @@ void encode_frame_trailer(std::uint8_t* out, std::uint32_t crc);
 struct WalBatch {
   std::uint64_t last_seq;
   std::vector<Node> leaves;
+  std::uint8_t type = kRecordLeaves;
 };
 struct WalScan {
   WalHeader header;
@@ -80,7 +111,9 @@ inline constexpr std::size_t shard_chunks(unsigned arity) { return (std::size_t{
 
 /// The checkpoint metadata record ("meta").
 struct Meta {
+  std::uint32_t version = kMetaVersion;  ///< as read; encode writes 3 (1 and 2 for tests of old records)
   DbParams params;
+  DbId db_id{};                       ///< zero in versions 1 and 2
   std::uint64_t size = 0;
   std::uint64_t last_seq = 0;
   std::uint64_t wal_id = 1;          ///< first log file to replay
@@ -91,7 +124,14 @@ struct Meta {
   /// CRC32C of every full chunk of every level 0..depth, in chunk order
   /// (encode requires it; decode leaves it empty for a version-1 record).
   std::vector<std::vector<std::uint32_t>> chunk_crcs;
+  /// The extension area (version 3): tagged records for later fields, kept
+  /// across checkpoints. A tag with kExtensionRequired set that a reader
+  /// does not know makes it refuse the database; other unknown tags are kept.
+  std::map<std::uint16_t, std::vector<std::uint8_t>> extensions;
 };
+inline constexpr std::uint16_t kExtensionRequired = 0x8000;
+/// Tags this build understands (none yet; see docs/file-formats.md).
+bool known_extension(std::uint16_t tag);
 /// Length of `level` of a tree of `size` leaves, and its full (immutable,
 /// stored in data files) chunk count: every chunk before the one holding the
 /// level's last node.

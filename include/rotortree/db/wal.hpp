@@ -25,8 +25,11 @@ class WalWriter {
   /// or create it when `create` is set. `next_seq` numbers the next frame.
   /// `direct`: write the log with direct I/O where the file system allows
   /// (Env::open_direct): no page-cache copy, each write padded to whole blocks.
-  WalWriter(Env* env, std::string dir, DbParams params, std::uint64_t file_id, std::uint64_t next_seq,
-            std::uint64_t valid_bytes, bool create, bool direct = true);
+  /// `db_id` goes into the header of every log file it creates;
+  /// `file_version` is the format of the file appended to (a version-1 log
+  /// of an old database gets version-1 frames until the next rotation).
+  WalWriter(Env* env, std::string dir, DbParams params, DbId db_id, std::uint64_t file_id, std::uint64_t next_seq,
+            std::uint64_t valid_bytes, bool create, bool direct = true, std::uint32_t file_version = kFormatVersion);
   ~WalWriter();
   WalWriter(const WalWriter&) = delete;
   WalWriter& operator=(const WalWriter&) = delete;
@@ -80,6 +83,8 @@ class WalWriter {
   Env* env_;
   std::string dir_;
   DbParams params_;
+  DbId db_id_;
+  std::uint32_t file_version_ = kFormatVersion;  // buffer_mutex_
   bool want_direct_;
   // Encoded bytes for file offset base_ onwards (buffer_mutex_): the first
   // head_ of them are already in the file (the start of the partial block a
