@@ -449,26 +449,6 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
     }
   }
 
-  // Rewinds of 1,000 leaves (a reorganisation of a few blocks), each followed
-  // by regrowth with other leaves (not timed); then proofs from the snapshot
-  // taken before them all, which resolve the replaced chunks through every
-  // rewind's record.
-  constexpr std::uint64_t kRewound = 1000;
-  constexpr int kRewinds = 64;
-  double rewind_seconds = 0, proof_after_rewinds_ns = 0;
-  if (tree.size() >= kRewound) {
-    const std::vector<Node> regrowth = make_leaves(kRewound, 777);
-    for (int r = 0; r < kRewinds; ++r) {
-      const auto start = Clock::now();
-      checksum += tree.rewind(tree.size() - kRewound).value_or(Node{})[0];
-      rewind_seconds += seconds_since(start);
-      checksum += tree.insert_many(regrowth)[0];
-    }
-    const auto start = Clock::now();
-    for (std::uint64_t i = 0; i < options.proofs; ++i) checksum += snapshot.prove(indices[i]).path.siblings.size();
-    proof_after_rewinds_ns = seconds_since(start) * 1e9 / options.proofs;
-  }
-
   const double leaves_d = static_cast<double>(options.leaves);
   nlohmann::ordered_json result = result_header<H, N>(options, threads);
   result["memory_insert_many_leaves_per_sec"] = leaves_d / memory_batches;

@@ -6,6 +6,7 @@
 // checkpointed chunk can be memory-mapped from a data file in its place).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstddef>
@@ -164,6 +165,7 @@ class LevelStore {
       arenas_.push_back(std::make_unique<detail::ChunkArena>(kChunkBytes));
     directories_ = std::make_unique<detail::ChunkDirectory[]>(levels);
     allocated_ = std::make_unique<std::uint64_t[]>(levels);
+    external_end_ = std::make_unique<std::uint64_t[]>(levels);
   }
 
   std::size_t levels() const noexcept { return levels_; }
@@ -198,6 +200,7 @@ class LevelStore {
   /// (a memory-mapped data file). Old memory is retired by the caller.
   void replace_chunk(std::size_t level, std::size_t chunk, Node* replacement) {
     directories_[level].set(chunk, replacement);
+    external_end_[level] = std::max<std::uint64_t>(external_end_[level], chunk + 1);
   }
   /// Writer only: append a chunk that lives elsewhere (a read-only mapping of
   /// a data file, for full immutable chunks recovered from a checkpoint) as
@@ -205,6 +208,7 @@ class LevelStore {
   void append_external_chunk(std::size_t level, Node* chunk) {
     directories_[level].set(allocated_[level], chunk);
     ++allocated_[level];
+    external_end_[level] = allocated_[level];
   }
   std::uint64_t chunks_allocated(std::size_t level) const noexcept { return allocated_[level]; }
 
@@ -245,6 +249,8 @@ class LevelStore {
   /// tree writes only fresh chunks from the new last node on, and snapshots
   /// taken before keep reading the old ones through this generation's record.
   /// The old chunks stay in their arena (until the store is destroyed).
+  /// External chunks (mapped data files, which a later checkpoint may
+  /// rewrite at those chunks' offsets) are recorded as heap copies instead.
   /// Throws std::bad_alloc having changed nothing.
   void rewind(const std::uint64_t* old_length, const std::uint64_t* new_length) {
     struct Copy {
@@ -261,7 +267,15 @@ class LevelStore {
       const std::uint64_t first = keep == 0 ? 0 : (keep - 1) / kChunkNodes;
       auto& record = replaced[l];
       record.first = first;
-      for (std::uint64_t c = first; c < allocated_[l]; ++c) record.chunks.push_back(directories_[l].get(c));
+      for (std::uint64_t c = first; c < allocated_[l]; ++c) {
+        Node* chunk = directories_[l].get(c);
+        if (c < external_end_[l]) {
+          Node* copy = arenas_[l]->allocate();
+          std::memcpy(copy, chunk, kChunkBytes);
+          chunk = copy;
+        }
+        record.chunks.push_back(chunk);
+      }
       if (keep > 0) {
         Node* fresh = arenas_[l]->allocate();
         std::memcpy(fresh, directories_[l].get(first), (keep - first * kChunkNodes) * sizeof(Node));
@@ -276,8 +290,11 @@ class LevelStore {
     for (std::size_t k = 0; k < copy_count; ++k)
       directories_[copies[k].level].set(copies[k].chunk, copies[k].fresh);
     for (std::size_t l = 0; l < levels_; ++l)
-      if (new_length[l] < old_length[l])
+      if (new_length[l] < old_length[l]) {
         allocated_[l] = (new_length[l] + kChunkNodes - 1) / kChunkNodes;
+        const std::uint64_t first = new_length[l] == 0 ? 0 : (new_length[l] - 1) / kChunkNodes;  // now a heap copy
+        external_end_[l] = std::min(external_end_[l], first);
+      }
     generation_ = std::move(next);
   }
   std::size_t bytes_mapped() const noexcept {
@@ -291,6 +308,7 @@ class LevelStore {
   std::vector<std::unique_ptr<detail::ChunkArena>> arenas_;
   std::unique_ptr<detail::ChunkDirectory[]> directories_;
   std::unique_ptr<std::uint64_t[]> allocated_;
+  std::unique_ptr<std::uint64_t[]> external_end_;  // chunks below it may be external
   std::shared_ptr<detail::StoreGeneration> generation_ = std::make_shared<detail::StoreGeneration>();
 };
 
