@@ -1,4 +1,4 @@
-// Database commands: init, insert, info, checkpoint; and --db for root/prove/consistency.
+// Database commands: init, insert, info, rewind, checkpoint; and --db for root/prove/consistency.
 #include <unistd.h>
 
 #include <cerrno>
@@ -242,6 +242,23 @@ void register_db_commands(CLI::App& app) {
                   << "last_checkpoint " << iso_time(info.checkpoint_unix_ms) << "\n"
                   << "last_sequence " << info.last_seq << std::endl;
       }
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("rewind", "Make a database the tree of its first S leaves, durably");
+    auto dir = std::make_shared<std::string>();
+    auto size = std::make_shared<std::string>();
+    cmd->add_option("DIR", *dir, "Database directory")->required();
+    cmd->add_option("--size", *size, "Leaves to keep (0..size)")->required();
+    cmd->callback([=] {
+      const std::uint64_t keep = parse_u64(*size, "--size");
+      DbConfig config = cli_config();
+      config.create_if_missing = false;
+      auto db = open_any_db(*dir, config);
+      auto result = db->rewind(keep);
+      result.token.wait();
+      db->close();
+      std::printf("%llu %s\n", static_cast<unsigned long long>(keep), result.root ? to_hex(*result.root).c_str() : "-");
     });
   }
   {

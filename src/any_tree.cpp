@@ -15,6 +15,7 @@ class AnyTreeImpl final : public AnyTree {
   std::optional<Node> root() const override { return tree_.root(); }
   Node insert(const Node& leaf) override { return tree_.insert(leaf); }
   Node insert_many(std::span<const Node> leaves) override { return tree_.insert_many(leaves); }
+  std::optional<Node> rewind(std::uint64_t size) override { return tree_.rewind(size); }
   std::unique_ptr<AnySnapshot> snapshot() const override { return erase(tree_.snapshot()); }
 
  private:

@@ -25,6 +25,12 @@ class AnyDb {
   virtual std::optional<Node> root() const = 0;
   virtual InsertResult insert(const Node& leaf) = 0;
   virtual InsertResult insert_many(std::span<const Node> leaves) = 0;
+  struct RewindResult {
+    std::optional<Node> root;
+    DurabilityToken token;
+  };
+  /// See RotorTree::rewind.
+  virtual RewindResult rewind(std::uint64_t size) = 0;
   virtual void flush() = 0;
   virtual void checkpoint() = 0;
   virtual void close() = 0;

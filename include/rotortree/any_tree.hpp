@@ -38,6 +38,8 @@ class AnyTree {
   virtual std::optional<Node> root() const = 0;
   virtual Node insert(const Node& leaf) = 0;
   virtual Node insert_many(std::span<const Node> leaves) = 0;
+  /// See LeanIMT::rewind. Throws Error(index_out_of_range) beyond size().
+  virtual std::optional<Node> rewind(std::uint64_t size) = 0;
   virtual std::unique_ptr<AnySnapshot> snapshot() const = 0;
 };
 

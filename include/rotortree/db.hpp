@@ -172,6 +172,53 @@ class RotorTree {
     return result.root;
   }
 
+  struct RewindResult {
+    std::optional<Node> root;  ///< nothing for size 0
+    DurabilityToken token;
+  };
+  /// Become the tree of the first `size` leaves (SPEC §5, docs/rewind.md):
+  /// a log record, durable like an insert (wait on the token). A rewind below
+  /// the last checkpoint's full chunks also writes a checkpoint of the
+  /// rewound tree at once (meta only: its chunks are in the data files
+  /// already), so that no meta ever names a chunk a later checkpoint
+  /// rewrites. Waits for a running checkpoint. Throws Error: index_out_of_range
+  /// (beyond size(), nothing changed), read_only, closed, io_error, no_space.
+  RewindResult rewind(std::uint64_t size) {
+    if (config_.read_only) throw Error(Errc::read_only, "the database " + dir_ + " was opened read-only");
+    if (!wal_ || closed_) throw Error(Errc::closed, "the database " + dir_ + " is closed");
+    wal_->check_writable();
+    std::lock_guard checkpointing(checkpoint_mutex_);  // the checkpointed-chunk counts change
+    std::optional<Node> root;
+    std::uint64_t seq = 0;
+    tree_->with_writer([&](tree_type& tree) {
+      if (size > tree.size())
+        throw Error(Errc::index_out_of_range, "cannot rewind a database of " + std::to_string(tree.size()) +
+                                                  " leaves to " + std::to_string(size));
+      if (wal_->file_version() < 2) wal_->rotate();  // a version-1 log has no record types
+      seq = wal_->append_rewind(size);
+      try {
+        root = tree.rewind(size);
+      } catch (const std::exception&) {
+        Error error(Errc::io_error, "rewind failed after logging: out of memory (reopen to replay it)");
+        wal_->set_error(error);
+        throw error;
+      }
+      if (!forget_checkpointed_beyond(size)) return;
+      // Under the writer lock: nothing follows the rewind record in the log
+      // until this meta names the log after it (recovery relies on that).
+      try {
+        const snapshot_type snap = tree.snapshot();
+        write_checkpoint(snap, seq, wal_->rotate());
+      } catch (const Error& e) {
+        wal_->set_error(e);
+        throw;
+      }
+      checkpoint_seq_ = seq;
+      checkpoint_bytes_ = logged_bytes_.load();
+    });
+    return {root, DurabilityToken(wal_, seq)};
+  }
+
   /// Make every insertion so far durable.
   void flush() {
     if (wal_) wal_->flush_all();
@@ -344,6 +391,11 @@ class RotorTree {
     checkpoint_unix_ms_ = meta.unix_ms;
     replay(meta, tree, logs);
     tree_ = std::make_unique<concurrent_type>(std::move(tree));
+    if (pending_rewind_checkpoint_) {  // finish the rewind the last process logged
+      pending_rewind_checkpoint_ = false;
+      tree_->with_writer([&](tree_type& t) { write_checkpoint(t.snapshot(), recovered_seq_, wal_->rotate()); });
+      checkpoint_seq_ = recovered_seq_;
+    }
   }
 
   std::shared_ptr<LevelStore<N>> aliased_store() const {
@@ -628,6 +680,9 @@ class RotorTree {
     std::uint64_t expected = meta.last_seq + 1;
     std::uint64_t append_id = 0, append_bytes = 0;
     std::uint32_t append_version = db::kFormatVersion;
+    // A rewind below the checkpoint is the last record when the process
+    // stopped before writing the checkpoint that follows it (see rewind).
+    bool rewound_below_checkpoint = false;
     // The log meta names was created with its header and synced (file and
     // directory) before meta was written: its absence is damage, never an
     // empty log (the leaves acknowledged in it would vanish without a word).
@@ -670,6 +725,16 @@ class RotorTree {
         throw Error(Errc::corruption, "corrupted " + file + " at byte offset " + std::to_string(scan.valid_bytes) +
                                           ": incomplete entry in a log that is not the last");
       for (const auto& batch : scan.batches) {
+        if (rewound_below_checkpoint)
+          throw Error(Errc::corruption, "log " + file + ": records follow a rewind below the checkpoint without the checkpoint that must follow it");
+        if (batch.type == db::kRecordRewind) {
+          if (batch.rewind_size > tree.size())
+            throw Error(Errc::corruption, "log " + file + " rewinds a tree of " + std::to_string(tree.size()) +
+                                              " leaves to " + std::to_string(batch.rewind_size));
+          tree.rewind(batch.rewind_size);
+          rewound_below_checkpoint = forget_checkpointed_beyond(batch.rewind_size);
+          continue;
+        }
         if (batch.leaves.size() > capacity_ - tree.size())
           throw Error(Errc::corruption, "log " + file + " holds more leaves than max depth " +
                                             std::to_string(params_.max_depth) + " allows");
@@ -692,6 +757,7 @@ class RotorTree {
     }
     recovered_seq_ = expected - 1;
     if (config_.read_only) return;
+    pending_rewind_checkpoint_ = rewound_below_checkpoint;
     if (append_id != 0)
       wal_ = std::make_shared<db::WalWriter>(env_, dir_, params_, db_id_, append_id, expected, append_bytes, false,
                                              config_.direct_log, append_version);
@@ -728,6 +794,24 @@ class RotorTree {
     logged_bytes_.fetch_add(leaves.size() * sizeof(Node), std::memory_order_relaxed);
     maybe_checkpoint();
     return {root, DurabilityToken(wal_, seq)};
+  }
+
+  /// After a rewind to `size`: the chunks of the data files beyond the
+  /// rewound tree's full chunks are stale (the next checkpoint writes new
+  /// ones at their offsets). Returns whether meta names any of them.
+  bool forget_checkpointed_beyond(std::uint64_t size) {
+    bool named = false;
+    const unsigned depth = depth_for_size(size, N);
+    for (unsigned l = 0; l <= MaxDepth; ++l) {
+      const std::uint64_t full = size == 0 || l > depth ? 0 : db::full_chunks(db::level_length(size, N, l), N);
+      if (checkpoint_chunks_[l] > full) {
+        checkpoint_chunks_[l] = full;
+        chunk_crcs_[l].resize(full);
+        named = true;
+      }
+      mapped_chunks_[l] = std::min(mapped_chunks_[l], full);
+    }
+    return named;
   }
 
   void maybe_checkpoint() {
@@ -904,6 +988,7 @@ class RotorTree {
   db::DbId db_id_{};
   std::map<std::uint16_t, std::vector<std::uint8_t>> meta_extensions_;
   bool closed_ = false;
+  bool pending_rewind_checkpoint_ = false;
 };
 
 }  // namespace rotortree

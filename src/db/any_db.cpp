@@ -18,6 +18,10 @@ class AnyDbImpl final : public AnyDb {
     auto r = db_.insert_many(leaves);
     return {r.root, std::move(r.token)};
   }
+  RewindResult rewind(std::uint64_t size) override {
+    auto r = db_.rewind(size);
+    return {r.root, std::move(r.token)};
+  }
   void flush() override { db_.flush(); }
   void checkpoint() override { db_.checkpoint(); }
   void close() override { db_.close(); }

@@ -197,8 +197,10 @@ WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, c
       corrupt(file, offset, "invalid frame length " + std::to_string(length));
     const std::uint32_t type = flags >> 8 & 0xff;
     if ((flags & ~(kFrameContinued | 0xff00u)) != 0) corrupt(file, offset + 4, "unknown frame flags");
-    if (version >= 2 ? type != kRecordLeaves : type != 0)
+    if (version >= 2 ? type != kRecordLeaves && type != kRecordRewind : type != 0)
       corrupt(file, offset + 5, "unknown record type " + std::to_string(type));
+    if (type == kRecordRewind && (length != sizeof(Node) || (flags & kFrameContinued) != 0 || !pending.empty()))
+      corrupt(file, offset, "malformed rewind record");
     if (frame_seq != seq)
       corrupt(file, offset + 8, "sequence number " + std::to_string(frame_seq) + ", expected " + std::to_string(seq));
     const std::uint64_t total = kFrameHeaderBytes + std::uint64_t{length} + kFrameTrailerBytes;
@@ -206,6 +208,17 @@ WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, c
     if (crc32c(f, kFrameHeaderBytes + length) != get32(f + kFrameHeaderBytes + length)) {
       if (cut_inside(offset, offset + total)) break;  // torn: checked below
       corrupt(file, offset, "frame checksum mismatch");
+    }
+    if (type == kRecordRewind) {
+      const std::uint8_t* payload = f + kFrameHeaderBytes;
+      if (!all_zero({payload + 8, sizeof(Node) - 8})) corrupt(file, offset + kFrameHeaderBytes + 8, "malformed rewind record");
+      WalBatch rewind{seq, {}, kRecordRewind, get64(payload)};
+      scan.batches.push_back(std::move(rewind));
+      offset += total;
+      ++seq;
+      scan.valid_bytes = offset;
+      scan.next_seq = seq;
+      continue;
     }
     const std::size_t count = length / sizeof(Node);
     const std::size_t at = pending.size();

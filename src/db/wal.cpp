@@ -190,6 +190,29 @@ std::uint64_t WalWriter::append(std::span<const Node> leaves) {
   return seq;
 }
 
+std::uint64_t WalWriter::append_rewind(std::uint64_t size) {
+  std::lock_guard lock(buffer_mutex_);
+  if (file_version_ < 2) throw Error(Errc::invalid_argument, "a version-1 log cannot hold a rewind record");
+  std::uint8_t payload[sizeof(Node)]{};
+  for (int i = 0; i < 8; ++i) payload[i] = static_cast<std::uint8_t>(size >> (8 * i));
+  const std::uint64_t seq = buffered_last_seq_ + 1;
+  std::uint8_t header[kFrameHeaderBytes];
+  encode_frame_header(header, sizeof payload, frame_flags(kRecordRewind, false, file_version_), seq);
+  std::uint8_t trailer[kFrameTrailerBytes];
+  encode_frame_trailer(trailer, crc32c(payload, sizeof payload, crc32c(header, sizeof header)));
+  buffer_append_locked(header, sizeof header);
+  buffer_append_locked(payload, sizeof payload);
+  buffer_append_locked(trailer, sizeof trailer);
+  buffered_last_seq_ = seq;
+  last_seq_.store(seq, std::memory_order_release);
+  return seq;
+}
+
+std::uint32_t WalWriter::file_version() {
+  std::lock_guard lock(buffer_mutex_);
+  return file_version_;
+}
+
 void WalWriter::rethrow_locked() {
   std::lock_guard lock(error_mutex_);
   throw *error_;

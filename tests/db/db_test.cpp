@@ -1096,3 +1096,198 @@ TEST(Reliability, TornWriteOverBlockPaddingIsATornTail) {
   env.contents(log) = torn;
   EXPECT_THROW(Db("/w", test_config(&env)), Error);
 }
+
+namespace {
+
+/// A workload of inserts, rewinds and checkpoints; `states` gets the (size,
+/// root) after every step, `acked` the number of steps acknowledged.
+struct RewindWorkload {
+  std::vector<std::pair<std::uint64_t, std::optional<Node>>> states;
+  std::size_t acked = 0;
+};
+
+std::optional<Node> model_root_of(const std::vector<Node>& leaves) {
+  if (leaves.empty()) return std::nullopt;
+  return model_root(leaves, leaves.size());
+}
+
+// Steps: positive = insert that many new leaves, negative = rewind that many
+// back (to the size), 0 = checkpoint.
+const std::vector<long> kRewindSteps = {900, 0, -600, 700, 1, -1, 0, -1000, 450, 0, -200, 3, 0};
+
+RewindWorkload run_rewind_workload(db::Env* env, const std::string& dir, DbConfig config,
+                                   db::FaultInjectionEnv* fault = nullptr, std::uint64_t fail_k = 0) {
+  config.env = env;
+  RewindWorkload out;
+  std::vector<Node> current;
+  std::uint64_t seed = 100;
+  // Every state the database may hold, in order (also those not yet acked).
+  std::vector<std::pair<std::uint64_t, std::optional<Node>>> states{{0, std::nullopt}};
+  for (long step : kRewindSteps) {
+    if (step > 0) {
+      const auto more = make_leaves(static_cast<std::size_t>(step), ++seed);
+      current.insert(current.end(), more.begin(), more.end());
+    } else if (step < 0) {
+      current.resize(current.size() - std::min<std::size_t>(current.size(), static_cast<std::size_t>(-step)));
+    }
+    states.emplace_back(current.size(), model_root_of(current));
+  }
+  out.states = states;
+  if (fault && fail_k) fault->fail_at(fail_k, db::FaultInjectionEnv::Fault::crash);
+  try {
+    Db db(dir, config);
+    seed = 100;
+    std::size_t index = 0;
+    for (long step : kRewindSteps) {
+      ++index;
+      if (step > 0) {
+        const auto more = make_leaves(static_cast<std::size_t>(step), ++seed);
+        auto result = step == 1 ? db.insert(more[0]) : db.insert_many(more);
+        result.token.wait();
+      } else if (step < 0) {
+        auto result = db.rewind(states[index].first);
+        EXPECT_EQ(result.root, states[index].second);
+        result.token.wait();
+      } else {
+        db.checkpoint();
+      }
+      EXPECT_EQ(db.size(), states[index].first);
+      out.acked = index;
+    }
+    db.close();
+  } catch (const Error& e) {
+    const auto code = e.code();
+    EXPECT_TRUE(code == Errc::io_error || code == Errc::no_space || code == Errc::closed) << e.what();
+  }
+  return out;
+}
+
+/// The reopened database holds one of the workload's states from the last
+/// acknowledged one on.
+void expect_rewind_state(db::Env* env, const std::string& dir, const RewindWorkload& run, DbConfig config) {
+  config.env = env;
+  Db db(dir, config);
+  bool found = false;
+  for (std::size_t i = run.acked; i < run.states.size() && !found; ++i)
+    found = db.size() == run.states[i].first && db.root() == run.states[i].second;
+  ASSERT_TRUE(found) << "size " << db.size() << " is none of the states from step " << run.acked;
+  if (db.size() > 0) ASSERT_TRUE(verify(db.prove(db.size() / 2), *db.root(), db.size()));
+}
+
+}  // namespace
+
+// Rewinds below and above the last checkpoint, regrowth past the old size with
+// other leaves, checkpoints after them, reopen: the tree is the model's, and a
+// snapshot taken before a rewind keeps its tree (also over mapped levels).
+TEST(DbRewind, RecoversAfterRewindsCheckpointsAndRegrowth) {
+  const auto dir = fs::temp_directory_path() / ("rotortree-rewind-" + std::to_string(::getpid()));
+  for (unsigned pin : {0u, 2u}) {
+    for (bool checkpoint_after : {false, true}) {
+      fs::remove_all(dir);
+      DbConfig config = test_config(nullptr);
+      config.pin_above_level = pin;
+      std::vector<Node> expected = make_leaves(5000, 1);
+      Db db(dir, config);
+      db.insert_many_durable(expected);
+      db.checkpoint();  // 5000 leaves in data files (pin 2: levels 0 and 1 mapped)
+      const auto before = db.snapshot();
+      const auto before_root = *before.root();
+      try {
+        db.rewind(5001);
+        ADD_FAILURE() << "a rewind beyond the size was accepted";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::index_out_of_range);
+      }
+      EXPECT_EQ(db.size(), 5000u);
+      // Below the checkpoint: meta is rewritten for the rewound tree.
+      auto rewound = db.rewind(1234);
+      rewound.token.wait();
+      expected.resize(1234);
+      EXPECT_EQ(rewound.root, model_root_of(expected));
+      EXPECT_EQ(db.info().checkpoint_size, 1234u);
+      const auto other = make_leaves(6000, 2);
+      db.insert_many_durable(other);
+      expected.insert(expected.end(), other.begin(), other.end());
+      if (checkpoint_after) db.checkpoint();  // rewrites the chunks after the cut
+      // Above the checkpoint: only a log record.
+      db.rewind(expected.size() - 700).token.wait();
+      expected.resize(expected.size() - 700);
+      db.insert_durable(other[0]);
+      expected.push_back(other[0]);
+      EXPECT_EQ(db.root(), model_root_of(expected));
+      EXPECT_EQ(*before.root(), before_root);
+      EXPECT_TRUE(verify(before.prove(4000), before_root, 5000));
+      db.close();
+      DbConfig reopen = config;
+      reopen.verify_on_open = true;
+      Db again(dir, reopen);
+      EXPECT_EQ(again.size(), expected.size()) << "pin " << pin << " checkpoint " << checkpoint_after;
+      EXPECT_EQ(again.root(), model_root_of(expected));
+      EXPECT_EQ(again.prove(3000).leaf, expected[3000]);
+      // To the empty tree and back.
+      EXPECT_EQ(again.rewind(0).root, std::nullopt);
+      again.insert_durable(expected[0]);
+      again.close();
+      Db last(dir, config);
+      EXPECT_EQ(last.size(), 1u);
+      EXPECT_EQ(*last.root(), expected[0]);
+      EXPECT_EQ(*before.root(), before_root);
+    }
+  }
+  fs::remove_all(dir);
+}
+
+// A crash at every counted operation of a workload of inserts, rewinds (below
+// and above checkpoints) and checkpoints: recovery gives an acknowledged state
+// or a later one, never anything else.
+TEST(DbRewind, CrashAtEveryOperation) {
+  for (unsigned pin : {0u, 2u}) {
+    DbConfig config = test_config(nullptr);
+    config.pin_above_level = pin;
+    std::uint64_t total_ops;
+    {
+      db::FaultInjectionEnv env;
+      const auto run = run_rewind_workload(&env, "/r", config);
+      ASSERT_EQ(run.acked, kRewindSteps.size());
+      total_ops = env.operations();
+    }
+    for (std::uint64_t k = 1; k <= total_ops + 1; ++k) {
+      for (std::uint64_t torn : {0, 1}) {
+        db::FaultInjectionEnv env;
+        const auto run = run_rewind_workload(&env, "/r", config, &env, k);
+        env.crash(torn ? k * 7919 : 0);
+        SCOPED_TRACE("pin " + std::to_string(pin) + ", crash at operation " + std::to_string(k) + (torn ? " (torn)" : ""));
+        ASSERT_NO_FATAL_FAILURE(expect_rewind_state(&env, "/r", run, config));
+        // And once more after that recovery (it may have finished a rewind's checkpoint).
+        ASSERT_NO_FATAL_FAILURE(expect_rewind_state(&env, "/r", run, config));
+      }
+    }
+  }
+}
+
+// The log holds a rewind as its own record type, after the batch it follows.
+TEST(DbRewind, RewindRecordsInTheLog) {
+  db::FaultInjectionEnv env;
+  DbConfig config = test_config(&env);
+  {
+    Db db("/w", config);
+    db.insert_many(make_leaves(10, 3));
+    db.rewind(4);
+    db.flush();
+  }
+  auto files = env.list("/w");
+  std::string log;
+  for (const auto& name : files) {
+    std::uint64_t id;
+    if (db::parse_wal_name(name, id)) log = "/w/" + name;
+  }
+  ASSERT_FALSE(log.empty());
+  const auto bytes = db::read_whole_file(env, log);
+  DbParams params;
+  params.arity = A;
+  const auto scan = db::scan_wal(bytes, log, params, 0);
+  ASSERT_EQ(scan.batches.size(), 2u);
+  EXPECT_EQ(scan.batches[1].type, db::kRecordRewind);
+  EXPECT_EQ(scan.batches[1].rewind_size, 4u);
+  EXPECT_FALSE(scan.torn);
+}

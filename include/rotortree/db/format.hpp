@@ -55,6 +55,9 @@ inline constexpr std::uint8_t kRoleLog = 2;
 /// reader refuses a type it does not know (corruption naming file and offset);
 /// new types (e.g. a rewind record) are added here without a format break.
 inline constexpr std::uint8_t kRecordLeaves = 1;
+/// 2: the tree was rewound (docs/rewind.md). One frame, never continued, of
+/// 32 bytes: the new size (u64) and 24 zero bytes.
+inline constexpr std::uint8_t kRecordRewind = 2;
 inline constexpr std::size_t kFrameHeaderBytes = 20;
 inline constexpr std::size_t kFrameTrailerBytes = 4;
 /// Most leaf bytes in one frame (64 MiB = 2^21 leaves); larger batches are
@@ -90,6 +93,7 @@ struct WalBatch {
   std::uint64_t last_seq;
   std::vector<Node> leaves;
   std::uint8_t type = kRecordLeaves;
+  std::uint64_t rewind_size = 0;  ///< kRecordRewind: the size the tree was rewound to
 };
 struct WalScan {
   WalHeader header;

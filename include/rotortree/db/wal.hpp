@@ -49,6 +49,12 @@ class WalWriter {
   /// The background thread may write it at any moment after, so a batch
   /// can't be taken back: validate it first.
   std::uint64_t append(std::span<const Node> leaves);
+  /// Encode a rewind record (the tree becomes its first `size` leaves);
+  /// returns its sequence number. The file must be of format version 2 or
+  /// later (file_version()): rotate first otherwise. Same rules as append.
+  std::uint64_t append_rewind(std::uint64_t size);
+  /// Format version of the log file appended to.
+  std::uint32_t file_version();
 
   /// Make every frame up to `seq` durable (group commit). Throws the error
   /// of a failed flush (Errc::no_space / io_error).
