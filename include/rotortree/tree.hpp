@@ -31,7 +31,7 @@ struct TreeOptions {
   /// What the tree indexes about its leaves (docs/leaf-index.md).
   LeafPolicy leaf_policy = LeafPolicy::none;
   /// The index's hash secret; nothing = random (a database passes its stored one).
-  std::optional<LeafSecret> leaf_secret;
+  std::optional<LeafSecret> leaf_secret{};
 };
 
 namespace detail {
@@ -67,7 +67,7 @@ constexpr std::uint64_t level_length(std::uint64_t size, unsigned level) noexcep
 template <class Hash, class Candidates, class Finish>
 bool pipeline(const LeafTable& table, std::size_t n, const Hash& hash, const Candidates& candidates,
               const Finish& finish) {
-  constexpr std::size_t kBucketAhead = 16, kLeafAhead = 8, kRing = 32;
+  constexpr std::size_t kBucketAhead = 24, kLeafAhead = 12, kRing = 64;
   static_assert(kBucketAhead + kLeafAhead < kRing);
   std::uint64_t hashes[kRing];
   for (std::size_t i = 0; i < n + kBucketAhead + kLeafAhead; ++i) {
@@ -89,7 +89,7 @@ bool pipeline(const LeafTable& table, std::size_t n, const Hash& hash, const Can
 template <class LeafPtr>
 std::uint64_t find_leaf(const LeafTable* table, std::uint64_t size, const LeafPtr& leaf_ptr, const Node& leaf) {
   if (table == nullptr) return kNoPosition;
-  return table->find(table->hash(leaf), [&](std::uint64_t p) { return p < size && *leaf_ptr(p) == leaf; });
+  return table->find(table->hash(leaf), [&](std::uint64_t p) { return p < size && detail::same_node(*leaf_ptr(p), leaf); });
 }
 template <class LeafPtr>
 void find_leaves(const LeafTable* table, std::uint64_t size, const LeafPtr& leaf_ptr,
@@ -110,7 +110,7 @@ void find_leaves(const LeafTable* table, std::uint64_t size, const LeafPtr& leaf
       },
       [&](std::size_t i, std::uint64_t h) {
         const std::uint64_t p =
-            table->find(h, [&](std::uint64_t q) { return q < size && *leaf_ptr(q) == leaves[i]; });
+            table->find(h, [&](std::uint64_t q) { return q < size && detail::same_node(*leaf_ptr(q), leaves[i]); });
         out[i] = p == kNoPosition ? std::nullopt : std::optional<std::uint64_t>(p);
         return true;
       });
@@ -168,7 +168,7 @@ class Snapshot {
   ProbeCount probe_count(const Node& leaf) const {
     ProbeCount count;
     if (index_)
-      index_->find(index_->hash(leaf), [&](std::uint64_t p) { return p < size_ && *leaf_ptr()(p) == leaf; },
+      index_->find(index_->hash(leaf), [&](std::uint64_t p) { return p < size_ && detail::same_node(*leaf_ptr()(p), leaf); },
                    detail::Counting{count});
     return count;
   }
@@ -630,7 +630,7 @@ class LeanIMT {
         [&](std::size_t i, std::uint64_t h) {
           const std::uint64_t position = first + i;
           const Node& value = leaf(position);
-          const std::uint64_t p = table.find(h, [&](std::uint64_t q) { return q < position && leaf(q) == value; });
+          const std::uint64_t p = table.find(h, [&](std::uint64_t q) { return q < position && detail::same_node(leaf(q), value); });
           if (p == detail::kNoPosition) {
             table.append(h, static_cast<std::uint32_t>(position));
             return true;

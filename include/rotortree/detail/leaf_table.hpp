@@ -50,6 +50,14 @@ inline std::uint64_t leaf_hash(const LeafHashKeys& keys, const Node& leaf) noexc
   return static_cast<std::uint64_t>(folded) ^ static_cast<std::uint64_t>(folded >> 64);
 }
 
+/// Whether two nodes are equal (inline: 32 bytes, no call).
+inline bool same_node(const Node& a, const Node& b) noexcept {
+  std::uint64_t x[4], y[4];
+  std::memcpy(x, a.data(), 32);
+  std::memcpy(y, b.data(), 32);
+  return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
+}
+
 /// Sentinel of "no position".
 inline constexpr std::uint64_t kNoPosition = UINT64_MAX;
 
