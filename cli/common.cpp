@@ -142,7 +142,7 @@ void TreeSource::add_to(CLI::App& command) {
   params_.add_to(command);
 }
 
-std::unique_ptr<AnySnapshot> TreeSource::open() const {
+std::unique_ptr<AnySnapshot> TreeSource::open(LeafPolicy leaf_policy) const {
   const bool from_file = leaves_option_->count() > 0, from_db = db_option_->count() > 0;
   if (from_file == from_db) invalid("give exactly one of --leaves FILE and --db DIR");
 
@@ -155,7 +155,9 @@ std::unique_ptr<AnySnapshot> TreeSource::open() const {
     return snapshot;
   }
 
-  std::unique_ptr<AnyTree> tree = make_tree(params_.params());
+  TreeOptions options;
+  options.leaf_policy = leaf_policy;
+  std::unique_ptr<AnyTree> tree = make_tree(params_.params(), options);
   read_leaf_batches(leaves_, kLeafBatch, [&](std::span<const Node> leaves) { tree->insert_many(leaves); });
   if (tree->size() == 0) invalid("leaf file " + display_name(leaves_) + " holds no leaves");
   return tree->snapshot();

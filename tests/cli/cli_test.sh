@@ -375,5 +375,26 @@ run info "$WORK/small" --json
 head -c $((16 * 32)) "$LEAVES" | "$BIN" insert "$WORK/small" --leaves - >/dev/null 2>&1
 expect_output "16 leaves fit max depth 2" "$("$BIN" root --leaves "$LEAVES" --at 16)" root --db "$WORK/small"
 
+# --- find, prove --leaf (SPEC §5), from a leaf file ---------------------------------
+L5="$("$PYTHON" -c 'import hashlib,struct; print(hashlib.sha256(b"rotortree" + struct.pack("<Q", 5)).hexdigest())')"
+L999="$("$PYTHON" -c 'import hashlib,struct; print(hashlib.sha256(b"rotortree" + struct.pack("<Q", 999)).hexdigest())')"
+NOPE="$(printf 'ab%.0s' {1..32})"
+expect_output "find: present leaves" "$L5 5
+$L999 999" find --leaves "$LEAVES" "$L5" "$L999"
+expect_exit 1 "find: an absent leaf" find --leaves "$LEAVES" "$L5" "$NOPE"
+[[ "$(cat "$OUT")" == "$L5 5
+$NOPE absent" ]] && pass || fail "find with an absent leaf: expected 'HEX 5' and 'HEX absent'"
+expect_exit 2 "find: bad hex" find --leaves "$LEAVES" "xyz"
+# A repeated leaf: the lowest index.
+{ cat "$LEAVES"; head -c $((6 * 32)) "$LEAVES"; } >"$WORK/repeated.bin"
+expect_output "find: the lowest index of a repeated leaf" "$L5 5" find --leaves "$WORK/repeated.bin" "$L5"
+expect_output "prove --leaf = prove --index of its lowest index" \
+  "$("$BIN" prove --leaves "$LEAVES" --index 5)" prove --leaves "$WORK/repeated.bin" --leaf "$L5" --size 1000
+expect_exit 1 "prove --leaf: absent" prove --leaves "$LEAVES" --leaf "$NOPE"
+[[ "$(cat "$ERR")" == "absent" && ! -s "$OUT" ]] && pass || fail "prove --leaf of an absent leaf: 'absent' on stderr only"
+expect_exit 1 "prove --leaf: absent in the prefix" prove --leaves "$LEAVES" --leaf "$L999" --size 999
+expect_exit 2 "prove: both --index and --leaf" prove --leaves "$LEAVES" --index 1 --leaf "$L5"
+expect_exit 2 "prove: neither --index nor --leaf" prove --leaves "$LEAVES"
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
