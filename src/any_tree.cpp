@@ -19,6 +19,7 @@ class AnyTreeImpl final : public AnyTree {
   InsertResult insert_many_with_index(std::span<const Node> leaves) override {
     return tree_.insert_many_with_index(leaves);
   }
+  std::optional<Node> rewind(std::uint64_t size) override { return tree_.rewind(size); }
   std::unique_ptr<AnySnapshot> snapshot() const override { return erase(tree_.snapshot()); }
   LeafPolicy leaf_policy() const override { return tree_.leaf_policy(); }
   LeafSecret leaf_secret() const override { return tree_.leaf_secret(); }

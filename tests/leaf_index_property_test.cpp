@@ -1,5 +1,5 @@
 // Property: random mixes of insert, insert_many (with and without
-// duplicates), snapshots, lookups and proofs by leaf, for several arities and
+// duplicates), rewind, snapshots, lookups and proofs by leaf, for several arities and
 // every leaf policy, against a naive model: a vector of leaves and a hash map
 // from leaf to its lowest index. Refused calls must change nothing.
 #include <gtest/gtest.h>
@@ -47,6 +47,11 @@ struct LeafModel {
     }
     return std::nullopt;
   }
+  void rewind(std::uint64_t size) {
+    leaves.resize(size);
+    first.clear();
+    for (std::uint64_t i = 0; i < size; ++i) first.emplace(leaves[i], i);
+  }
   void append(const std::vector<Node>& batch) {
     for (const Node& leaf : batch) {
       first.emplace(leaf, leaves.size());
@@ -78,12 +83,20 @@ TYPED_TEST(LeafIndexProperty, RandomMixesMatchTheModel) {
       if (*rc::gen::inRange(0, 3) == 0) return pool[*rc::gen::inRange<std::size_t>(0, pool.size())];
       return random_leaves(1, fresh_seed++)[0];
     };
-    std::vector<std::pair<Snapshot<Blake3, N>, std::uint64_t>> snapshots;
+    // Each snapshot with the model of its time (rewinds change the model's prefix).
+    std::vector<std::pair<Snapshot<Blake3, N>, LeafModel>> snapshots;
     int refused = 0;
 
     const int steps = *rc::gen::inRange(1, 40);
     for (int step = 0; step < steps; ++step) {
-      switch (*rc::gen::inRange(0, 5)) {
+      switch (*rc::gen::inRange(0, 6)) {
+        case 5: {  // rewind to any size, then the model's prefix
+          const auto size = *rc::gen::inRange<std::uint64_t>(0, tree.size() + 1);
+          tree.rewind(size);
+          model.rewind(size);
+          RC_ASSERT(tree.size() == size);
+          break;
+        }
         case 0:
         case 1: {  // insert_many of 1..300 leaves, or insert
           std::vector<Node> batch;
@@ -113,7 +126,7 @@ TYPED_TEST(LeafIndexProperty, RandomMixesMatchTheModel) {
           break;
         }
         case 2:  // a snapshot, kept
-          if (snapshots.size() < 4) snapshots.emplace_back(tree.snapshot(), tree.size());
+          if (snapshots.size() < 4) snapshots.emplace_back(tree.snapshot(), model);
           break;
         default: {  // lookups on the tree and every snapshot, one by one and batched
           std::vector<Node> queries;
@@ -121,6 +134,10 @@ TYPED_TEST(LeafIndexProperty, RandomMixesMatchTheModel) {
           if (!model.leaves.empty())
             for (int i = 0; i < 6; ++i)
               queries.push_back(model.leaves[*rc::gen::inRange<std::size_t>(0, model.leaves.size())]);
+          for (const auto& kept : snapshots)  // leaves a rewind may have removed since
+            if (!kept.second.leaves.empty())
+              for (int i = 0; i < 3; ++i)
+                queries.push_back(kept.second.leaves[*rc::gen::inRange<std::size_t>(0, kept.second.leaves.size())]);
           std::vector<std::optional<std::uint64_t>> batched(queries.size());
           tree.index_of(queries, batched);
           for (std::size_t i = 0; i < queries.size(); ++i) {
@@ -134,11 +151,12 @@ TYPED_TEST(LeafIndexProperty, RandomMixesMatchTheModel) {
               RC_ASSERT(verify(proof).valid);
             }
           }
-          for (const auto& [snapshot, size] : snapshots) {
+          for (const auto& [snapshot, then] : snapshots) {
+            const std::uint64_t size = then.leaves.size();
             RC_ASSERT(snapshot.size() == size);
             snapshot.index_of(queries, batched);
             for (std::size_t i = 0; i < queries.size(); ++i) {
-              const auto expected = model.index_of(queries[i], size);  // answers for its own size
+              const auto expected = then.index_of(queries[i], size);  // answers for its own size
               RC_ASSERT(snapshot.index_of(queries[i]) == expected);
               RC_ASSERT(batched[i] == expected);
             }

@@ -247,6 +247,37 @@ TEST(LeafIndex, ConcurrentTreeAndTypeErasedTrees) {
   }
 }
 
+TEST(LeafIndex, RewindLeavesOldSnapshotsAnsweringAndFreesLeavesForReinsertion) {
+  Tree tree(with_policy(LeafPolicy::unique));
+  const auto leaves = random_leaves(3000, 15);
+  tree.insert_many(leaves);
+  const auto before = tree.snapshot();
+  tree.rewind(1000);
+  EXPECT_FALSE(tree.contains(leaves[1500]));
+  EXPECT_EQ(tree.index_of(leaves[999]), 999u);
+  EXPECT_EQ(before.index_of(leaves[2999]), 2999u);  // the snapshot keeps its leaves
+  // Removed leaves may come back, at new positions; other leaves take theirs.
+  std::vector<Node> regrow = random_leaves(1000, 16);
+  regrow.push_back(leaves[2500]);
+  EXPECT_EQ(tree.insert_many_with_index(regrow).first_index, 1000u);
+  EXPECT_EQ(tree.index_of(leaves[2500]), 2000u);
+  EXPECT_EQ(tree.index_of(regrow[500]), 1500u);
+  EXPECT_FALSE(tree.contains(leaves[1500]));
+  EXPECT_THROW(tree.insert(leaves[2500]), DuplicateLeafError);
+  EXPECT_EQ(before.index_of(leaves[1500]), 1500u);
+  EXPECT_EQ(before.index_of(leaves[2500]), 2500u);
+  EXPECT_FALSE(before.contains(regrow[500]));
+  // Growth after the rewind rebuilds from the live leaves only.
+  tree.insert_many(random_leaves(20000, 17));
+  EXPECT_EQ(tree.index_of(leaves[2500]), 2000u);
+  EXPECT_FALSE(tree.contains(leaves[1500]));
+  EXPECT_EQ(before.index_of(leaves[1500]), 1500u);
+  tree.rewind(0);
+  EXPECT_FALSE(tree.contains(leaves[0]));
+  tree.insert(leaves[0]);
+  EXPECT_EQ(tree.index_of(leaves[0]), 0u);
+}
+
 TEST(LeafIndex, ReserveSizesTheIndexOnce) {
   Tree tree(with_policy(LeafPolicy::unique));
   tree.reserve(100000);

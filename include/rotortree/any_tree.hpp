@@ -45,6 +45,8 @@ class AnyTree {
   virtual Node insert_many(std::span<const Node> leaves) = 0;
   virtual InsertResult insert_with_index(const Node& leaf) = 0;
   virtual InsertResult insert_many_with_index(std::span<const Node> leaves) = 0;
+  /// See LeanIMT::rewind. Throws Error(index_out_of_range) beyond size().
+  virtual std::optional<Node> rewind(std::uint64_t size) = 0;
   virtual std::unique_ptr<AnySnapshot> snapshot() const = 0;
   virtual LeafPolicy leaf_policy() const = 0;
   virtual LeafSecret leaf_secret() const = 0;

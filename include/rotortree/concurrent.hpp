@@ -50,6 +50,16 @@ class ConcurrentLeanIMT {
     return result;
   }
 
+  /// Become the tree of the first `size` leaves (see LeanIMT::rewind), in one
+  /// step for readers: they see the old tree or the new one. Snapshots taken
+  /// before are unchanged. Returns the new root.
+  std::optional<Node> rewind(std::uint64_t size) {
+    std::lock_guard lock(writer_);
+    const auto root = tree_.rewind(size);
+    publish();
+    return root;
+  }
+
   /// The latest published state. Never waits for a writer.
   snapshot_type snapshot() const { return *latest(); }
   std::optional<Node> root() const { return latest()->root(); }

@@ -122,6 +122,33 @@ class ChunkArena {
   std::size_t mapped_ = 0;
 };
 
+/// One stretch of a store's history between two rewinds. A rewind takes
+/// chunks out of the directories (the chunk holding a level's new last node
+/// is replaced by a copy, the later ones are dropped and reallocated when the
+/// tree regrows); before it changes any entry it records here, for the
+/// generation it ends, what those entries held, and only then publishes
+/// `next`. A snapshot keeps the generation it was taken in and resolves a
+/// chunk through every later generation's record: the first record that
+/// covers the chunk holds the pointer the snapshot saw.
+struct StoreGeneration {
+  struct Replaced {
+    std::uint64_t first = 0;   ///< first chunk index the rewind replaced
+    std::vector<Node*> chunks;  ///< the entries [first, first + size) before it
+  };
+  StoreGeneration() = default;
+  StoreGeneration(const StoreGeneration&) = delete;
+  StoreGeneration& operator=(const StoreGeneration&) = delete;
+  // Iterative: one old snapshot may keep a long chain of generations alive.
+  ~StoreGeneration() {
+    std::shared_ptr<StoreGeneration> later = std::move(successor);
+    while (later && later.use_count() == 1) later = std::move(later->successor);
+  }
+
+  std::vector<Replaced> replaced;  ///< per level; written before `next` is published
+  std::atomic<const StoreGeneration*> next{nullptr};
+  std::shared_ptr<StoreGeneration> successor;  ///< owns `next`
+};
+
 }  // namespace detail
 
 /// All levels of one tree. Shared (read-only) by the tree's snapshots.
@@ -180,6 +207,79 @@ class LevelStore {
     ++allocated_[level];
   }
   std::uint64_t chunks_allocated(std::size_t level) const noexcept { return allocated_[level]; }
+
+  /// The generation snapshots taken now belong to (see rewind). Writer only.
+  std::shared_ptr<const detail::StoreGeneration> generation() const noexcept { return generation_; }
+  /// Node `index` of `level` as a snapshot of generation `g` sees it.
+  const Node& at_as_of(const detail::StoreGeneration& g, std::size_t level, std::uint64_t index) const noexcept {
+    return chunk_as_of(g, level, index / kChunkNodes)[index % kChunkNodes];
+  }
+  /// Chunk `chunk` of `level` as a snapshot of generation `g` sees it. The
+  /// directory entry is read first: an entry a rewind has already replaced
+  /// implies (acquire/release) that its record is visible.
+  const Node* chunk_as_of(const detail::StoreGeneration& g, std::size_t level, std::uint64_t chunk) const noexcept {
+    const Node* current = directories_[level].get(chunk);
+    if (g.next.load(std::memory_order_acquire) == nullptr) [[likely]]
+      return current;
+    return replaced_chunk(g, level, chunk, current);
+  }
+  /// The slow half of chunk_as_of: walk the records of later generations.
+  static const Node* replaced_chunk(const detail::StoreGeneration& g, std::size_t level, std::uint64_t chunk,
+                                    const Node* current) noexcept {
+    for (const detail::StoreGeneration* at = &g;;) {
+      const detail::StoreGeneration* next = at->next.load(std::memory_order_acquire);
+      if (next == nullptr) return current;
+      const auto& record = at->replaced[level];
+      if (chunk >= record.first && chunk - record.first < record.chunks.size())
+        return record.chunks[chunk - record.first];
+      at = next;
+    }
+  }
+
+  /// Writer only: cut the levels for a rewind. Level l shrinks from
+  /// `old_length[l]` to `new_length[l]` nodes (levels whose length does not
+  /// change are left alone; the caller rewrites their last node in place, as
+  /// an insertion does). On a shrinking level the chunk holding the new last
+  /// node is replaced by a fresh copy of its nodes [0, new_length) (at most
+  /// one chunk copied per level) and the chunks after it are dropped: the
+  /// tree writes only fresh chunks from the new last node on, and snapshots
+  /// taken before keep reading the old ones through this generation's record.
+  /// The old chunks stay in their arena (until the store is destroyed).
+  /// Throws std::bad_alloc having changed nothing.
+  void rewind(const std::uint64_t* old_length, const std::uint64_t* new_length) {
+    struct Copy {
+      std::size_t level;
+      std::uint64_t chunk;
+      Node* fresh;
+    };
+    Copy copies[64];
+    std::size_t copy_count = 0;
+    std::vector<detail::StoreGeneration::Replaced> replaced(levels_);
+    for (std::size_t l = 0; l < levels_; ++l) {
+      if (new_length[l] >= old_length[l]) continue;
+      const std::uint64_t keep = new_length[l];
+      const std::uint64_t first = keep == 0 ? 0 : (keep - 1) / kChunkNodes;
+      auto& record = replaced[l];
+      record.first = first;
+      for (std::uint64_t c = first; c < allocated_[l]; ++c) record.chunks.push_back(directories_[l].get(c));
+      if (keep > 0) {
+        Node* fresh = arenas_[l]->allocate();
+        std::memcpy(fresh, directories_[l].get(first), (keep - first * kChunkNodes) * sizeof(Node));
+        copies[copy_count++] = {l, first, fresh};
+      }
+    }
+    // Nothing visible has changed so far. Publish the record, then the entries.
+    auto next = std::make_shared<detail::StoreGeneration>();
+    generation_->replaced = std::move(replaced);
+    generation_->successor = next;
+    generation_->next.store(next.get(), std::memory_order_release);
+    for (std::size_t k = 0; k < copy_count; ++k)
+      directories_[copies[k].level].set(copies[k].chunk, copies[k].fresh);
+    for (std::size_t l = 0; l < levels_; ++l)
+      if (new_length[l] < old_length[l])
+        allocated_[l] = (new_length[l] + kChunkNodes - 1) / kChunkNodes;
+    generation_ = std::move(next);
+  }
   std::size_t bytes_mapped() const noexcept {
     std::size_t total = 0;
     for (const auto& arena : arenas_) total += arena->bytes_mapped();
@@ -191,6 +291,7 @@ class LevelStore {
   std::vector<std::unique_ptr<detail::ChunkArena>> arenas_;
   std::unique_ptr<detail::ChunkDirectory[]> directories_;
   std::unique_ptr<std::uint64_t[]> allocated_;
+  std::shared_ptr<detail::StoreGeneration> generation_ = std::make_shared<detail::StoreGeneration>();
 };
 
 }  // namespace rotortree

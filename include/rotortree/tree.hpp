@@ -253,6 +253,7 @@ class Snapshot {
   Snapshot(std::shared_ptr<const LevelStore<N>> store, std::uint64_t size, NodeHash node_hash,
            LeafPolicy leaf_policy = LeafPolicy::none, std::shared_ptr<const detail::LeafTable> index = {})
       : store_(std::move(store)),
+        generation_(store_->generation()),
         index_(std::move(index)),
         size_(size),
         depth_(depth_for_size(size, N)),
@@ -267,11 +268,13 @@ class Snapshot {
   }
 
   Node node_unchecked(unsigned level, std::uint64_t index, std::uint64_t length) const noexcept {
-    return index + 1 == length ? edge_[level] : store_->at(level, index);
+    return index + 1 == length ? edge_[level] : store_->at_as_of(*generation_, level, index);
   }
   /// Where this snapshot's leaf p (< size) is: its own copy for the last one.
   auto leaf_ptr() const noexcept {
-    return [this](std::uint64_t p) -> const Node* { return p + 1 == size_ ? &edge_[0] : &store_->at(0, p); };
+    return [this](std::uint64_t p) -> const Node* {
+      return p + 1 == size_ ? &edge_[0] : &store_->at_as_of(*generation_, 0, p);
+    };
   }
 
   /// kSiblingSources[p][j]: the group member that is sibling j of member p.
@@ -296,6 +299,7 @@ class Snapshot {
     // Locate and prefetch them all first, so that the cache misses of a large
     // tree overlap, and lay out the path.
     const Node* groups[MaxDepth];
+    std::uint64_t group_starts[MaxDepth];
     std::uint32_t offsets[MaxDepth];  // of each level's siblings in path.siblings
     std::uint32_t total = 0;
     std::uint64_t edge_groups = 0;  // bit l: level l's group holds the level's last node
@@ -307,6 +311,7 @@ class Snapshot {
       for (std::size_t byte = 0; byte < N * sizeof(Node); byte += 64)
         __builtin_prefetch(reinterpret_cast<const char*>(group) + byte);
       groups[l] = group;
+      group_starts[l] = parent * N;
       // A group is full unless it holds the level's last node: then it ends there.
       const bool edge = parent == last_parent;
       const auto count = static_cast<unsigned>(edge ? last - parent * N : N - 1);
@@ -318,6 +323,12 @@ class Snapshot {
       last = last_parent;
     }
     path.siblings.resize_for_overwrite(total);
+    // Read after the directory entries: a tree rewound since this snapshot
+    // was taken may have replaced some of them (see LevelStore::rewind).
+    if (generation_->next.load(std::memory_order_acquire) != nullptr) [[unlikely]]
+      for (unsigned l = 0; l < depth; ++l)
+        groups[l] = store.chunk_as_of(*generation_, l, group_starts[l] / LevelStore<N>::kChunkNodes) +
+                    group_starts[l] % LevelStore<N>::kChunkNodes;
     // Pass 2, top-down: the small upper levels are in cache; the large lower
     // levels, whose misses take longest, come last, so that the next proof
     // can start while they are still arriving.
@@ -347,6 +358,8 @@ class Snapshot {
   }
 
   std::shared_ptr<const LevelStore<N>> store_;
+  // Declared after store_: destroyed first, while the store still exists.
+  std::shared_ptr<const detail::StoreGeneration> generation_;
   std::shared_ptr<const detail::LeafTable> index_;  // the table of this snapshot's time
   std::uint64_t size_ = 0;
   unsigned depth_ = 0;
@@ -553,6 +566,51 @@ class LeanIMT {
 
 
  public:
+  /// Become the tree of the first `new_size` leaves (0 <= new_size <= size()):
+  /// root, proofs, nodes, lookups and the next insertion's index are those of a tree
+  /// that only ever held them (the leaf index is not touched: its entries
+  /// of removed leaves fail verification, docs/leaf-index.md). Snapshots taken before are unchanged, also
+  /// after the tree regrows past its old size. O(depth + leaves removed): on
+  /// every level that shrinks one chunk is copied (see LevelStore::rewind).
+  /// Returns the new root. Throws Error(index_out_of_range) beyond size(),
+  /// or std::bad_alloc, changing nothing.
+  std::optional<Node> rewind(std::uint64_t new_size) {
+    if (new_size > size_)
+      throw Error(Errc::index_out_of_range, "cannot rewind a tree of " + std::to_string(size_) +
+                                                " leaves to " + std::to_string(new_size));
+    if (new_size == size_) return root();
+    const unsigned old_depth = depth(), new_depth = depth_for_size(new_size, N);
+    std::uint64_t old_length[MaxDepth + 1]{}, new_length[MaxDepth + 1]{};
+    for (unsigned l = 0; l <= old_depth; ++l) old_length[l] = detail::level_length<N>(size_, l);
+    // The new right edge, folded from the last kept leaf with the nodes left
+    // of it (all final: their groups lie wholly inside the kept prefix).
+    std::array<Node, MaxDepth + 1> edge;
+    if (new_size > 0) {
+      std::uint64_t index = new_size - 1;
+      Node current = store_->at(0, index);
+      Node group[N];
+      for (unsigned l = 0;; ++l) {
+        edge[l] = current;
+        new_length[l] = index + 1;
+        if (l == new_depth) break;
+        const std::uint64_t start = index / N * N;
+        const auto position = static_cast<unsigned>(index - start);
+        if (position > 0) {
+          for (unsigned j = 0; j < position; ++j) group[j] = store_->at(l, start + j);
+          group[position] = current;
+          hash_group<H>(node_hash_, group, position + 1, current);
+        }
+        index /= N;
+      }
+    }
+    store_->rewind(old_length, new_length);
+    for (unsigned l = 0; l <= new_depth && new_size > 0; ++l) *store_->writable(l, new_length[l] - 1) = edge[l];
+    // The cached edge prefixes may cover nodes that are gone.
+    for (unsigned l = 0; l < old_depth; ++l) edge_prefix_[l] = EdgePrefix{};
+    size_ = new_size;
+    return root();
+  }
+
   /// Make room for `total_leaves` leaves now (optional; avoids page faults
   /// later, and growth of the leaf index).
   void reserve(std::uint64_t total_leaves) {

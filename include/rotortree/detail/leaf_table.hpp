@@ -165,43 +165,45 @@ class LeafTable {
     }
   }
 
-  /// Writer: remove the entry of `position` in the probe sequence of `h`, if
-  /// there is one (undoing an append). Returns whether it was there.
+  /// Writer: undo the latest append of `position` in the probe sequence of
+  /// `h`, if there is one. Appends are only ever undone newest first, so
+  /// the table is always the result of its appends in order and the newest
+  /// matching entry is the last one of the sequence (an older entry of the
+  /// same position, left by a rewind, stays). Returns whether one was found.
   bool remove(std::uint64_t h, std::uint32_t position) noexcept {
     const std::uint8_t tag = tag_of(h);
-    std::uint64_t b = home(h), passed = 0;
-    for (;; ++passed) {
+    std::uint64_t b = home(h), found_bucket = 0, found_passed = 0;
+    unsigned found_slot = kSlots;
+    for (std::uint64_t passed = 0;; ++passed) {
       const LeafBucket& bucket = table_[b];
-      const std::uint64_t w0 = load_relaxed(bucket.words[0]), w1 = load_relaxed(bucket.words[1]);
-      unsigned mask = match(w0, w1, tag);
-      bool found = false;
-      unsigned slot = 0;
+      const std::uint64_t w1 = load_relaxed(bucket.words[1]);
+      unsigned mask = match(load_relaxed(bucket.words[0]), w1, tag);
       while (mask != 0) {
-        slot = static_cast<unsigned>(std::countr_zero(mask));
+        const auto slot = static_cast<unsigned>(std::countr_zero(mask));
         mask &= mask - 1;
         if (load_position(bucket, slot) == position) {
-          found = true;
-          break;
+          found_bucket = b;
+          found_slot = slot;
+          found_passed = passed;
         }
       }
-      if (found) {
-        LeafBucket& target = table_[b];
-        if (slot < 8)
-          store(target.words[0], w0 & ~(std::uint64_t{0xff} << (8 * slot)));
-        else
-          store(target.words[1], w1 & ~(std::uint64_t{0xff} << (8 * (slot - 8))));
-        // The buckets it passed count it no longer.
-        std::uint64_t p = home(h);
-        for (std::uint64_t i = 0; i < passed; ++i) {
-          store(table_[p].words[1], load_relaxed(table_[p].words[1]) - (std::uint64_t{1} << 32));
-          p = p + 1 == buckets_ ? 0 : p + 1;
-        }
-        --entries_;
-        return true;
-      }
-      if ((w1 >> 32) == 0) return false;
+      if ((w1 >> 32) == 0) break;
       b = b + 1 == buckets_ ? 0 : b + 1;
     }
+    if (found_slot == kSlots) return false;
+    LeafBucket& target = table_[found_bucket];
+    if (found_slot < 8)
+      store(target.words[0], load_relaxed(target.words[0]) & ~(std::uint64_t{0xff} << (8 * found_slot)));
+    else
+      store(target.words[1], load_relaxed(target.words[1]) & ~(std::uint64_t{0xff} << (8 * (found_slot - 8))));
+    // The buckets it passed count it no longer.
+    std::uint64_t p = home(h);
+    for (std::uint64_t i = 0; i < found_passed; ++i) {
+      store(table_[p].words[1], load_relaxed(table_[p].words[1]) - (std::uint64_t{1} << 32));
+      p = p + 1 == buckets_ ? 0 : p + 1;
+    }
+    --entries_;
+    return true;
   }
 
  private:
