@@ -1,4 +1,4 @@
-// Lookups from readers while writers insert into a `unique` ConcurrentLeanIMT:
+// Lookups from readers while writers insert (and rewind) into a `unique` ConcurrentLeanIMT:
 // every snapshot answers exactly for its own size, and two writers offering
 // the same leaves never both insert one. Short: also run under ThreadSanitizer.
 #include <gtest/gtest.h>
@@ -21,7 +21,7 @@ TEST(LeafIndexConcurrent, ReadersLookUpWhileAWriterInserts) {
   std::atomic<std::uint64_t> checks{0};
   auto reader = [&](std::uint64_t seed) {
     std::vector<std::optional<std::uint64_t>> out(64);
-    while (!done.load(std::memory_order_acquire)) {
+    do {  // at least once, however late the thread starts
       const auto snapshot = tree.snapshot();
       const std::uint64_t size = snapshot.size();
       const std::size_t first = static_cast<std::size_t>(seed++ * 61 % (leaves.size() - out.size()));
@@ -34,9 +34,10 @@ TEST(LeafIndexConcurrent, ReadersLookUpWhileAWriterInserts) {
         ASSERT_EQ(snapshot.index_of(queries[i]), expected);
       }
       checks.fetch_add(1, std::memory_order_relaxed);
-    }
+    } while (!done.load(std::memory_order_acquire));
   };
   std::thread r1(reader, 1), r2(reader, 2);
+  int rewinds = 0;
   for (std::size_t done_leaves = 0; done_leaves < leaves.size();) {
     const std::size_t n = std::min<std::size_t>(1 + done_leaves % 97, leaves.size() - done_leaves);
     if (n == 1)
@@ -44,6 +45,10 @@ TEST(LeafIndexConcurrent, ReadersLookUpWhileAWriterInserts) {
     else
       tree.insert_many(std::span<const Node>(leaves).subspan(done_leaves, n));
     done_leaves += n;
+    if (n % 7 == 3 && done_leaves < leaves.size() && rewinds++ < 20) {  // rewind, then the same leaves again
+      done_leaves -= done_leaves / 3;
+      tree.rewind(done_leaves);
+    }
     if (done_leaves > 1) {
       EXPECT_THROW(tree.insert(leaves[done_leaves / 2]), DuplicateLeafError);
     }
