@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("ROTORTREE_BENCH_LARGE", rtbench::large_mode() ? "1" : "0");
   rtbench::register_write_benchmarks();
   rtbench::register_read_benchmarks();
+  rtbench::register_index_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
