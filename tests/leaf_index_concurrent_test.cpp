@@ -14,7 +14,10 @@
 namespace rotortree::test {
 namespace {
 
-TEST(LeafIndexConcurrent, ReadersLookUpWhileAWriterInserts) {
+/// Readers check every snapshot's lookups while the writer inserts the leaves
+/// in order (and, with `rewinds`, rewinds now and then and inserts the same
+/// leaves again, so that leaf i is always at index i).
+void readers_while_writing(int max_rewinds) {
   ConcurrentLeanIMT<Blake3, 4> tree(TreeOptions{.threads = 1, .leaf_policy = LeafPolicy::unique});
   const auto leaves = random_leaves(6000, 21);
   std::atomic<bool> done{false};
@@ -37,7 +40,7 @@ TEST(LeafIndexConcurrent, ReadersLookUpWhileAWriterInserts) {
     } while (!done.load(std::memory_order_acquire));
   };
   std::thread r1(reader, 1), r2(reader, 2);
-  int rewinds = 0;
+  int rewinds = 0;  // at most max_rewinds
   for (std::size_t done_leaves = 0; done_leaves < leaves.size();) {
     const std::size_t n = std::min<std::size_t>(1 + done_leaves % 97, leaves.size() - done_leaves);
     if (n == 1)
@@ -45,7 +48,7 @@ TEST(LeafIndexConcurrent, ReadersLookUpWhileAWriterInserts) {
     else
       tree.insert_many(std::span<const Node>(leaves).subspan(done_leaves, n));
     done_leaves += n;
-    if (n % 7 == 3 && done_leaves < leaves.size() && rewinds++ < 20) {  // rewind, then the same leaves again
+    if (n % 7 == 3 && done_leaves < leaves.size() && rewinds++ < max_rewinds) {  // rewind, then the same leaves again
       done_leaves -= done_leaves / 3;
       tree.rewind(done_leaves);
     }
@@ -59,6 +62,10 @@ TEST(LeafIndexConcurrent, ReadersLookUpWhileAWriterInserts) {
   EXPECT_GT(checks.load(), 0u);
   EXPECT_EQ(tree.size(), leaves.size());
 }
+
+TEST(LeafIndexConcurrent, ReadersLookUpWhileAWriterInserts) { readers_while_writing(0); }
+
+TEST(LeafIndexConcurrent, ReadersLookUpWhileAWriterInsertsAndRewinds) { readers_while_writing(20); }
 
 TEST(LeafIndexConcurrent, TwoWritersNeverBothInsertALeaf) {
   ConcurrentLeanIMT<Blake3, 2> tree(TreeOptions{.threads = 1, .leaf_policy = LeafPolicy::unique});
