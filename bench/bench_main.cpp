@@ -1,4 +1,4 @@
-// main() of rotortree_gbench: the suites of bench_tree.cpp and bench_read.cpp.
+// main() of rotortree_gbench: the suites of bench_tree.cpp, bench_read.cpp and bench_index.cpp.
 #include <string>
 
 #include "bench_support.hpp"
@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("ROTORTREE_BENCH_LARGE", rtbench::large_mode() ? "1" : "0");
   rtbench::register_write_benchmarks();
   rtbench::register_read_benchmarks();
+  rtbench::register_index_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -79,5 +79,6 @@ inline double seconds_since(Clock::time_point start) {
 
 void register_write_benchmarks();
 void register_read_benchmarks();
+void register_index_benchmarks();
 
 }  // namespace rtbench

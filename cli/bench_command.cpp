@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -42,6 +43,8 @@ struct BenchOptions {
   std::uint64_t single_inserts = 1'000'000;
   std::uint64_t proofs = 200'000;
   std::uint64_t snapshots = 1'000'000;
+  std::string leaf_policy = "none";  // index / unique: also the lookup figures of SPEC §5
+  std::uint64_t lookups = 2'000'000;
 };
 
 /// Progress on stderr, only when a person is watching.
@@ -172,6 +175,7 @@ nlohmann::ordered_json run(const BenchOptions& options) {
       static_cast<std::size_t>(options.leaves * 32.0 * N / (N - 1) * 1.1) + (64u << 20);
   memory::set_slab_cache_limit(std::max(memory::slab_cache_limit(), expected_bytes));
 
+  const LeafPolicy leaf_policy = parse_leaf_policy(options.leaf_policy);
   auto insert_all = [&](LeanIMT<H, N>& tree, const char* label) {
     Progress progress(label);
     const auto start = Clock::now();
@@ -202,13 +206,21 @@ nlohmann::ordered_json run(const BenchOptions& options) {
   // machine is shared, and the ratio of two minima is the stable figure.
   constexpr int kRepeats = 3;
   const auto groups = groups_hashed(options.leaves, options.batch, N);
-  double insert_seconds = 1e300, limit_seconds = 1e300;
-  std::unique_ptr<LeanIMT<H, N>> kept;
+  double insert_seconds = 1e300, limit_seconds = 1e300, indexed_seconds = 1e300;
+  std::unique_ptr<LeanIMT<H, N>> kept, indexed;
   for (int repeat = 0; repeat < kRepeats; ++repeat) {
     auto candidate = std::make_unique<LeanIMT<H, N>>(tree_options);
     insert_seconds = std::min(insert_seconds, insert_all(*candidate, "insert_many"));
     kept.reset();  // its slabs go back to the cache for the next run
     kept = std::move(candidate);
+    if (leaf_policy != LeafPolicy::none) {  // the same batches with the leaf policy, alternately
+      TreeOptions indexed_options = tree_options;
+      indexed_options.leaf_policy = leaf_policy;
+      indexed.reset();
+      auto with_index = std::make_unique<LeanIMT<H, N>>(indexed_options);
+      indexed_seconds = std::min(indexed_seconds, insert_all(*with_index, "insert_many (leaf policy)"));
+      indexed = std::move(with_index);
+    }
     Progress progress("hashing limit");
     limit_seconds = std::min(limit_seconds, hash_limit_seconds<H>(groups, leaves, threads));
   }
@@ -286,9 +298,56 @@ nlohmann::ordered_json run(const BenchOptions& options) {
     proof_after_rewinds_ns = seconds_since(start) * 1e9 / options.proofs;
   }
 
+  // Lookups (SPEC §5): batched, of random present and of absent leaves, on
+  // `threads` threads; one at a time; the index's memory.
+  double lookup_seconds = 0, absent_seconds = 0, single_lookup_ns = 0;
+  if (indexed) {
+    const auto view = indexed->snapshot();
+    const std::uint64_t lookups = options.lookups;
+    std::vector<Node> present(lookups), absent = make_leaves(lookups, 4343);
+    for (std::uint64_t i = 0; i < lookups; ++i) present[i] = leaves[random() % options.leaves];
+    std::vector<std::optional<std::uint64_t>> out(lookups);
+    Executor executor(threads);
+    auto batched = [&](const std::vector<Node>& queries, const char* label) {
+      Progress progress(label);
+      double best = 1e300;
+      for (int repeat = 0; repeat < 3; ++repeat) {
+        const auto start = Clock::now();
+        auto run_range = [&](std::size_t b, std::size_t e) {
+          view.index_of(std::span<const Node>(queries).subspan(b, e - b),
+                        std::span<std::optional<std::uint64_t>>(out).subspan(b, e - b));
+        };
+        if (threads > 1)
+          executor.for_ranges(0, lookups, 65536, run_range);
+        else
+          run_range(0, lookups);
+        best = std::min(best, seconds_since(start));
+      }
+      return best;
+    };
+    lookup_seconds = batched(present, "index_of (batched)");
+    for (std::uint64_t i = 0; i < lookups; ++i)
+      if (!out[i] || leaves[*out[i]] != present[i]) throw Error(Errc::invalid_argument, "bench: a lookup failed");
+    absent_seconds = batched(absent, "index_of (absent)");
+    for (std::uint64_t i = 0; i < lookups; ++i) checksum += out[i].has_value();
+    const std::uint64_t singles = std::min<std::uint64_t>(lookups, 1'000'000);
+    const auto start = Clock::now();
+    for (std::uint64_t i = 0; i < singles; ++i) checksum += *view.index_of(present[i]);
+    single_lookup_ns = seconds_since(start) * 1e9 / singles;
+  }
+
   const double leaves_d = static_cast<double>(options.leaves);
   nlohmann::ordered_json result = result_header<H, N>(options, threads);
   result["insert_many_leaves_per_sec"] = leaves_d / insert_seconds;
+  if (indexed) {
+    result["leaf_policy"] = std::string(to_string(leaf_policy));
+    result["unique_insert_many_leaves_per_sec"] = leaves_d / indexed_seconds;
+    result["unique_to_plain_insert_ratio"] = insert_seconds / indexed_seconds;
+    result["index_of_per_sec"] = options.lookups / lookup_seconds;
+    result["index_of_absent_per_sec"] = options.lookups / absent_seconds;
+    result["index_of_ns"] = single_lookup_ns;
+    result["index_bytes_per_leaf"] = static_cast<double>(indexed->index_bytes()) / leaves_d;
+  }
   result["hash_limit_leaves_per_sec"] = leaves_d / limit_seconds;
   result["single_insert_per_sec"] = options.single_inserts / single_seconds;
   result["proof_ns"] = proof_ns;
@@ -522,6 +581,14 @@ void print_table(const nlohmann::ordered_json& r) {
     std::printf("  %-34s %.0f ns\n", "proof after 64 rewinds", r["proof_after_64_rewinds_ns"].get<double>());
   }
   std::printf("  %-34s %.2f\n", "bytes per leaf", r["bytes_per_leaf"].get<double>());
+  if (r.contains("index_of_ns")) {
+    std::printf("  %-34s %s\n", "insert_many with the leaf policy", millions(r["unique_insert_many_leaves_per_sec"]).c_str());
+    std::printf("  %-34s %.2f\n", "  / plain insert_many", r["unique_to_plain_insert_ratio"].get<double>());
+    std::printf("  %-34s %s\n", "index_of, batched", millions(r["index_of_per_sec"]).c_str());
+    std::printf("  %-34s %s\n", "index_of, batched, absent", millions(r["index_of_absent_per_sec"]).c_str());
+    std::printf("  %-34s %.0f ns\n", "index_of, one at a time", r["index_of_ns"].get<double>());
+    std::printf("  %-34s %.2f\n", "index bytes per leaf", r["index_bytes_per_leaf"].get<double>());
+  }
 }
 
 }  // namespace
@@ -547,6 +614,13 @@ void register_bench_command(CLI::App& app) {
   bench->add_option("--single-inserts", options->single_inserts, "Timed single inserts")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 32));
   bench->add_option("--proofs", options->proofs, "Timed proofs")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 32));
   bench->add_flag("--json", options->json, "Print one JSON object instead of a table");
+  bench->add_option("--leaf-policy", options->leaf_policy,
+                    "index or unique: also insert with that leaf policy and measure lookups (SPEC §5)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "index", "unique"}));
+  bench->add_option("--lookups", options->lookups, "Timed lookups with --leaf-policy")
+      ->capture_default_str()
+      ->check(CLI::Range(1ULL, 1ULL << 32));
   bench->add_flag("--storage", options->storage,
                   "Measure the durable database: durable batches and single inserts against memory, "
                   "reopen (plain, mapped, verified) of a checkpointed database of --reopen-leaves leaves");

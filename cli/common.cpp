@@ -148,7 +148,7 @@ void TreeSource::add_to(CLI::App& command) {
   params_.add_to(command);
 }
 
-std::unique_ptr<AnySnapshot> TreeSource::open() const {
+std::unique_ptr<AnySnapshot> TreeSource::open(LeafPolicy leaf_policy) const {
   const bool from_file = leaves_option_->count() > 0, from_db = db_option_->count() > 0;
   if (from_file == from_db) invalid("give exactly one of --leaves FILE and --db DIR");
 
@@ -163,7 +163,9 @@ std::unique_ptr<AnySnapshot> TreeSource::open() const {
 
   const std::uint64_t max_leaves =
       max_leaves_option_->count() > 0 ? parse_u64(max_leaves_, "--max-leaves") : default_max_memory_leaves();
-  std::unique_ptr<AnyTree> tree = make_tree(params_.params());
+  TreeOptions options;
+  options.leaf_policy = leaf_policy;
+  std::unique_ptr<AnyTree> tree = make_tree(params_.params(), options);
   read_leaf_batches(leaves_, kLeafBatch, [&](std::span<const Node> leaves) {
     if (leaves.size() > max_leaves - tree->size())
       invalid("leaf file " + display_name(leaves_) + " holds more than " + std::to_string(max_leaves) +

@@ -61,8 +61,9 @@ class ParamOptions {
 class TreeSource {
  public:
   void add_to(CLI::App& command);
-  /// A snapshot of the whole, non-empty tree. Throws Error.
-  std::unique_ptr<AnySnapshot> open() const;
+  /// A snapshot of the whole, non-empty tree. Throws Error. A leaf file is
+  /// read into a tree of `leaf_policy` (index: for lookups by leaf).
+  std::unique_ptr<AnySnapshot> open(LeafPolicy leaf_policy = LeafPolicy::none) const;
 
  private:
   std::string leaves_, db_, max_leaves_;

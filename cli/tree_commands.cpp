@@ -1,4 +1,5 @@
 // root, prove, verify, consistency, verify-consistency (SPEC §3).
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,15 +71,22 @@ void register_root(CLI::App& app) {
 void register_prove(CLI::App& app) {
   struct Args {
     TreeSource source;
-    std::string index, size;
+    std::string index, leaf, size;
     CLI::Option* size_option = nullptr;
+    CLI::Option* index_option = nullptr;
+    CLI::Option* leaf_option = nullptr;
     ProofOutput output;
     std::string format = "rotortree";
   };
   auto args = std::make_shared<Args>();
-  CLI::App* command = app.add_subcommand("prove", "Print the inclusion proof of leaf I (JSON)");
+  CLI::App* command = app.add_subcommand(
+      "prove", "Print the inclusion proof of leaf I, or of the lowest index holding leaf HEX (JSON)");
   args->source.add_to(*command);
-  command->add_option("--index", args->index, "Index I of the leaf")->required()->type_name("I");
+  args->index_option = command->add_option("--index", args->index, "Index I of the leaf")->type_name("I");
+  args->leaf_option =
+      command->add_option("--leaf", args->leaf, "The leaf itself (64 hex digits): exit 1 with 'absent' on "
+                                                "standard error if the tree does not hold it")
+          ->type_name("HEX");
   args->size_option =
       command->add_option("--size", args->size, "Prove in the tree of the first S leaves (default: all)")
           ->type_name("S");
@@ -93,8 +101,24 @@ void register_prove(CLI::App& app) {
     const bool zkkit = args->format == "zk-kit";
     if (zkkit && args->output.binary())
       throw Error(Errc::invalid_argument, "--format zk-kit is JSON: it does not combine with --binary");
+    const bool by_leaf = args->leaf_option->count() > 0;
+    if (by_leaf == (args->index_option->count() > 0))
+      throw Error(Errc::invalid_argument, "give exactly one of --index I and --leaf HEX");
+    const std::optional<Node> leaf = by_leaf ? std::optional<Node>(parse_node(args->leaf, "--leaf")) : std::nullopt;
     const std::unique_ptr<AnySnapshot> tree =
-        with_size(args->source.open(), *args->size_option, args->size);
+        with_size(args->source.open(by_leaf ? LeafPolicy::index : LeafPolicy::none), *args->size_option, args->size);
+    if (leaf) {
+      const std::optional<std::uint64_t> found = tree->index_of(*leaf);
+      if (!found) {
+        std::fputs("absent\n", stderr);
+        throw CLI::RuntimeError(1);  // main exits 1 without a further message
+      }
+      if (zkkit)
+        args->output.write_text(to_json(to_zkkit(tree->prove(*found))) + "\n");
+      else
+        args->output.write(tree->prove(*found));
+      return;
+    }
     const std::uint64_t index = parse_u64(args->index, "--index");
     if (index >= tree->size())
       throw Error(Errc::index_out_of_range, "--index " + std::to_string(index) +
@@ -103,6 +127,36 @@ void register_prove(CLI::App& app) {
       args->output.write_text(to_json(to_zkkit(tree->prove(index))) + "\n");
     else
       args->output.write(tree->prove(index));
+  });
+}
+
+// --- find ----------------------------------------------------------------------
+
+void register_find(CLI::App& app) {
+  struct Args {
+    TreeSource source;
+    std::vector<std::string> leaves;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* command = app.add_subcommand(
+      "find", "Print 'HEX INDEX' (the lowest index holding the leaf) or 'HEX absent' per leaf: "
+              "exit 0 if all were found, 1 if any is absent");
+  args->source.add_to(*command);
+  command->add_option("leaves", args->leaves, "Leaves (64 hex digits each)")->required()->type_name("HEX...");
+  command->callback([args] {
+    std::vector<Node> queries;  // every leaf is checked before the tree is read
+    for (const std::string& text : args->leaves) queries.push_back(parse_node(text, "leaf"));
+    const std::unique_ptr<AnySnapshot> tree = args->source.open(LeafPolicy::index);
+    std::vector<std::optional<std::uint64_t>> found(queries.size());
+    tree->index_of(queries, found);
+    std::string lines;
+    bool all = true;
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+      lines += to_hex(queries[i]) + " " + (found[i] ? std::to_string(*found[i]) : std::string("absent")) + "\n";
+      all = all && found[i].has_value();
+    }
+    write_output("", lines);
+    if (!all) throw CLI::RuntimeError(1);
   });
 }
 
@@ -262,6 +316,7 @@ void register_verify(CLI::App& app, VerifySpec<Proof> spec) {
 void register_tree_commands(CLI::App& app) {
   register_root(app);
   register_prove(app);
+  register_find(app);
   register_verify<InclusionProof>(
       app, {"verify", "Verify an inclusion proof: prints 'valid' (exit 0) or 'invalid: REASON' (exit 1)",
             "--root", "Also require the proof's root to be this trusted root (64 hex digits)",

@@ -456,6 +456,26 @@ fi
 RC=0; timeout 60 "$BIN" root --leaves /dev/zero --max-leaves 100000 >"$OUT" 2>"$ERR" || RC=$?
 [[ $RC -eq 2 ]] && grep -q "more than 100000 leaves" "$ERR" && ! grep -q "std::" "$ERR" && pass \
   || fail "root --leaves /dev/zero: exit $RC, expected 2 with the bound"
+# --- find, prove --leaf (SPEC §5), from a leaf file ---------------------------------
+L5="$("$PYTHON" -c 'import hashlib,struct; print(hashlib.sha256(b"rotortree" + struct.pack("<Q", 5)).hexdigest())')"
+L999="$("$PYTHON" -c 'import hashlib,struct; print(hashlib.sha256(b"rotortree" + struct.pack("<Q", 999)).hexdigest())')"
+NOPE="$(printf 'ab%.0s' {1..32})"
+expect_output "find: present leaves" "$L5 5
+$L999 999" find --leaves "$LEAVES" "$L5" "$L999"
+expect_exit 1 "find: an absent leaf" find --leaves "$LEAVES" "$L5" "$NOPE"
+[[ "$(cat "$OUT")" == "$L5 5
+$NOPE absent" ]] && pass || fail "find with an absent leaf: expected 'HEX 5' and 'HEX absent'"
+expect_exit 2 "find: bad hex" find --leaves "$LEAVES" "xyz"
+# A repeated leaf: the lowest index.
+{ cat "$LEAVES"; head -c $((6 * 32)) "$LEAVES"; } >"$WORK/repeated.bin"
+expect_output "find: the lowest index of a repeated leaf" "$L5 5" find --leaves "$WORK/repeated.bin" "$L5"
+expect_output "prove --leaf = prove --index of its lowest index" \
+  "$("$BIN" prove --leaves "$LEAVES" --index 5)" prove --leaves "$WORK/repeated.bin" --leaf "$L5" --size 1000
+expect_exit 1 "prove --leaf: absent" prove --leaves "$LEAVES" --leaf "$NOPE"
+[[ "$(cat "$ERR")" == "absent" && ! -s "$OUT" ]] && pass || fail "prove --leaf of an absent leaf: 'absent' on stderr only"
+expect_exit 1 "prove --leaf: absent in the prefix" prove --leaves "$LEAVES" --leaf "$L999" --size 999
+expect_exit 2 "prove: both --index and --leaf" prove --leaves "$LEAVES" --index 1 --leaf "$L5"
+expect_exit 2 "prove: neither --index nor --leaf" prove --leaves "$LEAVES"
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
