@@ -15,7 +15,18 @@ class AnyTreeImpl final : public AnyTree {
   std::optional<Node> root() const override { return tree_.root(); }
   Node insert(const Node& leaf) override { return tree_.insert(leaf); }
   Node insert_many(std::span<const Node> leaves) override { return tree_.insert_many(leaves); }
+  InsertResult insert_with_index(const Node& leaf) override { return tree_.insert_with_index(leaf); }
+  InsertResult insert_many_with_index(std::span<const Node> leaves) override {
+    return tree_.insert_many_with_index(leaves);
+  }
   std::unique_ptr<AnySnapshot> snapshot() const override { return erase(tree_.snapshot()); }
+  LeafPolicy leaf_policy() const override { return tree_.leaf_policy(); }
+  LeafSecret leaf_secret() const override { return tree_.leaf_secret(); }
+  std::optional<std::uint64_t> index_of(const Node& leaf) const override { return tree_.index_of(leaf); }
+  void index_of(std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) const override {
+    tree_.index_of(leaves, out);
+  }
+  std::size_t index_bytes() const override { return tree_.index_bytes(); }
 
  private:
   LeanIMT<H, N> tree_;

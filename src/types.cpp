@@ -17,6 +17,7 @@ std::string_view to_string(Errc code) noexcept {
     case Errc::corruption: return "corruption";
     case Errc::locked: return "locked";
     case Errc::closed: return "closed";
+    case Errc::duplicate_leaf: return "duplicate_leaf";
   }
   return "unknown";
 }
@@ -50,6 +51,37 @@ NodeHash parse_node_hash(std::string_view name) {
   throw Error(Errc::invalid_argument,
               "unknown node hash '" + std::string(name) + "' (expected lean-imt or tagged)");
 }
+
+std::string_view to_string(LeafPolicy policy) noexcept {
+  switch (policy) {
+    case LeafPolicy::none: return "none";
+    case LeafPolicy::index: return "index";
+    case LeafPolicy::unique: return "unique";
+  }
+  return "unknown";
+}
+
+LeafPolicy parse_leaf_policy(std::string_view name) {
+  if (name == "none") return LeafPolicy::none;
+  if (name == "index") return LeafPolicy::index;
+  if (name == "unique") return LeafPolicy::unique;
+  throw Error(Errc::invalid_argument,
+              "unknown leaf policy '" + std::string(name) + "' (expected none, index or unique)");
+}
+
+namespace {
+std::string describe(const DuplicateLeaf& d) {
+  std::string text = "duplicate leaf " + to_hex(d.leaf) + " at batch position " +
+                     std::to_string(d.batch_position);
+  if (d.tree_index) text += ": the tree already holds it at index " + std::to_string(*d.tree_index);
+  if (d.earlier_batch_position)
+    text += ": the batch holds it at position " + std::to_string(*d.earlier_batch_position) + " too";
+  return text;
+}
+}  // namespace
+
+DuplicateLeafError::DuplicateLeafError(const DuplicateLeaf& duplicate)
+    : Error(Errc::duplicate_leaf, describe(duplicate)), duplicate_(duplicate) {}
 
 std::string to_hex(const Node& node) {
   static constexpr char kDigits[] = "0123456789abcdef";

@@ -27,6 +27,11 @@ class AnySnapshot {
   virtual InclusionProof prove(std::uint64_t index) const = 0;
   virtual ConsistencyProof consistency(std::uint64_t old_size) const = 0;
   virtual std::unique_ptr<AnySnapshot> prefix(std::uint64_t size) const = 0;
+  virtual LeafPolicy leaf_policy() const = 0;
+  /// Lookups (SPEC §5); Error(invalid_argument) for leaf policy none.
+  virtual std::optional<std::uint64_t> index_of(const Node& leaf) const = 0;
+  virtual void index_of(std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) const = 0;
+  bool contains(const Node& leaf) const { return index_of(leaf).has_value(); }
 };
 
 /// A LeanIMT of any arity and hash (MaxDepth 32).
@@ -38,7 +43,16 @@ class AnyTree {
   virtual std::optional<Node> root() const = 0;
   virtual Node insert(const Node& leaf) = 0;
   virtual Node insert_many(std::span<const Node> leaves) = 0;
+  virtual InsertResult insert_with_index(const Node& leaf) = 0;
+  virtual InsertResult insert_many_with_index(std::span<const Node> leaves) = 0;
   virtual std::unique_ptr<AnySnapshot> snapshot() const = 0;
+  virtual LeafPolicy leaf_policy() const = 0;
+  virtual LeafSecret leaf_secret() const = 0;
+  virtual std::optional<std::uint64_t> index_of(const Node& leaf) const = 0;
+  virtual void index_of(std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) const = 0;
+  bool contains(const Node& leaf) const { return index_of(leaf).has_value(); }
+  /// Bytes of the leaf index's table (0 without one).
+  virtual std::size_t index_bytes() const = 0;
 };
 
 /// Throws Error(invalid_argument) for an arity outside is_runtime_arity.
@@ -62,6 +76,11 @@ class AnySnapshotImpl final : public AnySnapshot {
   ConsistencyProof consistency(std::uint64_t old_size) const override { return s_.consistency(old_size); }
   std::unique_ptr<AnySnapshot> prefix(std::uint64_t size) const override {
     return std::make_unique<AnySnapshotImpl>(s_.prefix(size));
+  }
+  LeafPolicy leaf_policy() const override { return s_.leaf_policy(); }
+  std::optional<std::uint64_t> index_of(const Node& leaf) const override { return s_.index_of(leaf); }
+  void index_of(std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) const override {
+    s_.index_of(leaves, out);
   }
 
  private:

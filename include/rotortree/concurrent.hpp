@@ -29,19 +29,25 @@ class ConcurrentLeanIMT {
   explicit ConcurrentLeanIMT(tree_type tree)
       : tree_(std::move(tree)), published_(std::make_shared<const snapshot_type>(tree_.snapshot())) {}
 
-  /// Append one leaf; returns the root right after this insertion.
-  Node insert(const Node& leaf) {
+  /// Append one leaf; returns the root right after this insertion. With leaf
+  /// policy unique the duplicate check is atomic with the append (both under
+  /// the writer lock): two writers never both insert one leaf.
+  Node insert(const Node& leaf) { return insert_with_index(leaf).root; }
+  /// As insert; also returns the leaf's index.
+  InsertResult insert_with_index(const Node& leaf) {
     std::lock_guard lock(writer_);
-    const Node root = tree_.insert(leaf);
+    const InsertResult result = tree_.insert_with_index(leaf);
     publish();
-    return root;
+    return result;
   }
   /// Append a batch atomically (readers see all of it or none of it).
-  Node insert_many(std::span<const Node> leaves) {
+  Node insert_many(std::span<const Node> leaves) { return insert_many_with_index(leaves).root; }
+  /// As insert_many; also returns the index of the batch's first leaf.
+  InsertResult insert_many_with_index(std::span<const Node> leaves) {
     std::lock_guard lock(writer_);
-    const Node root = tree_.insert_many(leaves);
+    const InsertResult result = tree_.insert_many_with_index(leaves);
     publish();
-    return root;
+    return result;
   }
 
   /// The latest published state. Never waits for a writer.
@@ -50,6 +56,13 @@ class ConcurrentLeanIMT {
   std::uint64_t size() const { return latest()->size(); }
   unsigned depth() const { return latest()->depth(); }
   InclusionProof prove(std::uint64_t index) const { return latest()->prove(index); }
+  /// Lookups in the latest published state (never wait for a writer).
+  std::optional<std::uint64_t> index_of(const Node& leaf) const { return latest()->index_of(leaf); }
+  bool contains(const Node& leaf) const { return latest()->contains(leaf); }
+  void index_of(std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) const {
+    latest()->index_of(leaves, out);
+  }
+  LeafPolicy leaf_policy() const { return latest()->leaf_policy(); }
 
   /// Run `fn(tree)` with exclusive access to the underlying tree (the
   /// database uses this to combine an insertion with its log append).

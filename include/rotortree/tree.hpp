@@ -10,7 +10,9 @@
 #include <span>
 #include <string>
 
+#include "rotortree/detail/leaf_table.hpp"
 #include "rotortree/hash.hpp"
+#include "rotortree/leaf_index.hpp"
 #include "rotortree/parallel.hpp"
 #include "rotortree/proof.hpp"
 #include "rotortree/storage.hpp"
@@ -26,6 +28,10 @@ struct TreeOptions {
   /// New parents a level needs before it is hashed in parallel;
   /// 0 = ROTORTREE_PARALLEL_THRESHOLD or 1024.
   std::size_t parallel_threshold = 0;
+  /// What the tree indexes about its leaves (docs/leaf-index.md).
+  LeafPolicy leaf_policy = LeafPolicy::none;
+  /// The index's hash secret; nothing = random (a database passes its stored one).
+  std::optional<LeafSecret> leaf_secret{};
 };
 
 namespace detail {
@@ -52,6 +58,66 @@ template <std::size_t N>
 constexpr std::uint64_t level_length(std::uint64_t size, unsigned level) noexcept {
   for (unsigned l = 0; l < level; ++l) size = size / N + (size % N != 0);
   return size;
+}
+
+/// Run the three stages of a batch over items [0, n): hash(i) (then the
+/// home bucket is prefetched), candidates(i, h) a few items later (prefetch
+/// the leaves the bucket points to), finish(i, h) later still, in order.
+/// Returns early (with finish's false) when finish says stop.
+template <class Hash, class Candidates, class Finish>
+bool pipeline(const LeafTable& table, std::size_t n, const Hash& hash, const Candidates& candidates,
+              const Finish& finish) {
+  constexpr std::size_t kBucketAhead = 24, kLeafAhead = 12, kRing = 64;
+  static_assert(kBucketAhead + kLeafAhead < kRing);
+  std::uint64_t hashes[kRing];
+  for (std::size_t i = 0; i < n + kBucketAhead + kLeafAhead; ++i) {
+    if (i < n) {
+      const std::uint64_t h = hash(i);
+      hashes[i % kRing] = h;
+      table.prefetch(h);
+    }
+    if (i >= kBucketAhead && i - kBucketAhead < n) candidates(i - kBucketAhead, hashes[(i - kBucketAhead) % kRing]);
+    if (i >= kBucketAhead + kLeafAhead) {
+      const std::size_t k = i - kBucketAhead - kLeafAhead;
+      if (!finish(k, hashes[k % kRing])) return false;
+    }
+  }
+  return true;
+}
+
+/// Lookups of a reader of `size` leaves whose leaf p is *leaf_ptr(p).
+template <class LeafPtr>
+std::uint64_t find_leaf(const LeafTable* table, std::uint64_t size, const LeafPtr& leaf_ptr, const Node& leaf) {
+  if (table == nullptr) return kNoPosition;
+  return table->find(table->hash(leaf), [&](std::uint64_t p) { return p < size && detail::same_node(*leaf_ptr(p), leaf); });
+}
+template <class LeafPtr>
+void find_leaves(const LeafTable* table, std::uint64_t size, const LeafPtr& leaf_ptr,
+                 std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) {
+  if (out.size() != leaves.size())
+    throw Error(Errc::invalid_argument, "index_of: " + std::to_string(leaves.size()) + " leaves but " +
+                                            std::to_string(out.size()) + " results");
+  if (table == nullptr) {
+    std::fill(out.begin(), out.end(), std::nullopt);
+    return;
+  }
+  pipeline(
+      *table, leaves.size(), [&](std::size_t i) { return table->hash(leaves[i]); },
+      [&](std::size_t, std::uint64_t h) {
+        table->for_home_candidates(h, [&](std::uint64_t p) {
+          if (p < size) __builtin_prefetch(leaf_ptr(p));
+        });
+      },
+      [&](std::size_t i, std::uint64_t h) {
+        const std::uint64_t p =
+            table->find(h, [&](std::uint64_t q) { return q < size && detail::same_node(*leaf_ptr(q), leaves[i]); });
+        out[i] = p == kNoPosition ? std::nullopt : std::optional<std::uint64_t>(p);
+        return true;
+      });
+}
+
+[[noreturn]] inline void throw_no_index() {
+  throw Error(Errc::invalid_argument, "the tree has no leaf index (leaf policy none)");
 }
 }  // namespace detail
 
@@ -81,6 +147,30 @@ class Snapshot {
       throw Error(Errc::index_out_of_range, "node (" + std::to_string(level) + ", " +
                                                 std::to_string(index) + ") is outside the tree");
     return node_unchecked(level, index, detail::level_length<N>(size_, level));
+  }
+
+  LeafPolicy leaf_policy() const noexcept { return leaf_policy_; }
+  /// The lowest index holding `leaf` in this snapshot, or nothing. Throws
+  /// Error(invalid_argument) for a tree with leaf policy none.
+  std::optional<std::uint64_t> index_of(const Node& leaf) const {
+    if (leaf_policy_ == LeafPolicy::none) detail::throw_no_index();
+    const std::uint64_t p = detail::find_leaf(index_.get(), size_, leaf_ptr(), leaf);
+    return p == detail::kNoPosition ? std::nullopt : std::optional<std::uint64_t>(p);
+  }
+  bool contains(const Node& leaf) const { return index_of(leaf).has_value(); }
+  /// index_of of many leaves at once (their memory accesses overlap):
+  /// out[i] = index_of(leaves[i]). Throws Error(invalid_argument) if the sizes differ.
+  void index_of(std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) const {
+    if (leaf_policy_ == LeafPolicy::none) detail::throw_no_index();
+    detail::find_leaves(index_.get(), size_, leaf_ptr(), leaves, out);
+  }
+  /// Test hook: buckets and candidates one lookup of `leaf` reads.
+  ProbeCount probe_count(const Node& leaf) const {
+    ProbeCount count;
+    if (index_)
+      index_->find(index_->hash(leaf), [&](std::uint64_t p) { return p < size_ && detail::same_node(*leaf_ptr()(p), leaf); },
+                   detail::Counting{count});
+    return count;
   }
 
   /// The tree of the first `size` leaves (1 <= size <= size()), sharing this
@@ -160,11 +250,14 @@ class Snapshot {
   template <Hasher, std::size_t, std::size_t>
   friend class ConcurrentLeanIMT;
 
-  Snapshot(std::shared_ptr<const LevelStore<N>> store, std::uint64_t size, NodeHash node_hash)
+  Snapshot(std::shared_ptr<const LevelStore<N>> store, std::uint64_t size, NodeHash node_hash,
+           LeafPolicy leaf_policy = LeafPolicy::none, std::shared_ptr<const detail::LeafTable> index = {})
       : store_(std::move(store)),
+        index_(std::move(index)),
         size_(size),
         depth_(depth_for_size(size, N)),
-        node_hash_(node_hash) {
+        node_hash_(node_hash),
+        leaf_policy_(leaf_policy) {
     if (size_ == 0) return;
     std::uint64_t length = size_;
     for (unsigned l = 0; l <= depth_; ++l) {
@@ -175,6 +268,10 @@ class Snapshot {
 
   Node node_unchecked(unsigned level, std::uint64_t index, std::uint64_t length) const noexcept {
     return index + 1 == length ? edge_[level] : store_->at(level, index);
+  }
+  /// Where this snapshot's leaf p (< size) is: its own copy for the last one.
+  auto leaf_ptr() const noexcept {
+    return [this](std::uint64_t p) -> const Node* { return p + 1 == size_ ? &edge_[0] : &store_->at(0, p); };
   }
 
   /// kSiblingSources[p][j]: the group member that is sibling j of member p.
@@ -250,9 +347,11 @@ class Snapshot {
   }
 
   std::shared_ptr<const LevelStore<N>> store_;
+  std::shared_ptr<const detail::LeafTable> index_;  // the table of this snapshot's time
   std::uint64_t size_ = 0;
   unsigned depth_ = 0;
   NodeHash node_hash_ = NodeHash::lean_imt;
+  LeafPolicy leaf_policy_ = LeafPolicy::none;
   std::array<Node, MaxDepth + 1> edge_;  // only [0, depth] is meaningful
 };
 
@@ -275,7 +374,12 @@ class LeanIMT {
       : store_(std::make_shared<LevelStore<N>>(MaxDepth + 1)),
         node_hash_(options.node_hash),
         parallel_threshold_(options.parallel_threshold != 0 ? options.parallel_threshold
-                                                            : parallel_threshold_from_env()) {
+                                                            : parallel_threshold_from_env()),
+        leaf_policy_(options.leaf_policy) {
+    if (leaf_policy_ != LeafPolicy::none) {
+      leaf_secret_ = options.leaf_secret ? *options.leaf_secret : random_leaf_secret();
+      leaf_keys_ = detail::expand_leaf_secret(leaf_secret_);
+    }
     if (options.threads == 0)
       executor_ = Executor::shared_default();
     else if (options.threads > 1)
@@ -290,6 +394,7 @@ class LeanIMT {
       : LeanIMT(options) {
     store_ = std::move(store);
     size_ = size;
+    if (leaf_policy_ != LeafPolicy::none) reserve_index(0);  // rebuilt from level 0
   }
   /// Replace the handle to the store by another handle to the same store (an
   /// aliasing shared_ptr): snapshots taken from now on co-own what it owns.
@@ -307,6 +412,24 @@ class LeanIMT {
   NodeHash node_hash() const noexcept { return node_hash_; }
   std::size_t threads() const noexcept { return executor_ ? executor_->threads() : 1; }
   std::size_t parallel_threshold() const noexcept { return parallel_threshold_; }
+  LeafPolicy leaf_policy() const noexcept { return leaf_policy_; }
+  /// The index's secret (all zero for leaf policy none).
+  const LeafSecret& leaf_secret() const noexcept { return leaf_secret_; }
+  /// The lowest index holding `leaf`, or nothing. Throws Error(invalid_argument)
+  /// for leaf policy none.
+  std::optional<std::uint64_t> index_of(const Node& leaf) const {
+    if (leaf_policy_ == LeafPolicy::none) detail::throw_no_index();
+    const std::uint64_t p = detail::find_leaf(index_.get(), size_, leaf_ptr(), leaf);
+    return p == detail::kNoPosition ? std::nullopt : std::optional<std::uint64_t>(p);
+  }
+  bool contains(const Node& leaf) const { return index_of(leaf).has_value(); }
+  /// out[i] = index_of(leaves[i]), with the memory accesses of the batch overlapped.
+  void index_of(std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) const {
+    if (leaf_policy_ == LeafPolicy::none) detail::throw_no_index();
+    detail::find_leaves(index_.get(), size_, leaf_ptr(), leaves, out);
+  }
+  /// Bytes of the leaf index's table (0 without one).
+  std::size_t index_bytes() const noexcept { return index_ ? index_->bytes() : 0; }
   /// The root, or nothing for an empty tree.
   std::optional<Node> root() const noexcept {
     if (size_ == 0) return std::nullopt;
@@ -321,7 +444,26 @@ class LeanIMT {
   }
 
   /// Append one leaf; returns the new root. Walks the right edge only.
-  Node insert(const Node& leaf) {
+  /// With leaf policy unique, a leaf the tree holds is refused
+  /// (DuplicateLeafError), changing nothing.
+  Node insert(const Node& leaf) { return insert_with_index(leaf).root; }
+  /// As insert; also returns the leaf's index (the size before the call).
+  InsertResult insert_with_index(const Node& leaf) {
+    const std::uint64_t old_size = size_;
+    checked_new_size(1);
+    if (leaf_policy_ == LeafPolicy::none) return {append_leaf(leaf), old_size};
+    reserve_index(1);
+    const bool indexed = index_leaves(std::span<const Node>(&leaf, 1));
+    try {
+      return {append_leaf(leaf), old_size};
+    } catch (...) {
+      if (indexed) index_->remove(index_->hash(leaf), static_cast<std::uint32_t>(old_size));
+      throw;
+    }
+  }
+
+ private:
+  Node append_leaf(const Node& leaf) {
     const std::uint64_t new_size = checked_new_size(1);
     // A level needs a new chunk only when level 0 starts one (a chunk of level
     // l covers N^l level-0 chunks exactly) or when a new root level appears
@@ -348,10 +490,31 @@ class LeanIMT {
     return *node;
   }
 
+
+ public:
   /// Append a batch of leaves; same tree as inserting them one by one.
-  /// Throws Error(empty_batch) / Error(max_depth_exceeded), changing nothing.
-  Node insert_many(std::span<const Node> leaves) {
+  /// Throws Error(empty_batch) / Error(max_depth_exceeded), and with leaf
+  /// policy unique DuplicateLeafError for a leaf the tree holds or the batch
+  /// repeats, changing nothing.
+  Node insert_many(std::span<const Node> leaves) { return insert_many_with_index(leaves).root; }
+  /// As insert_many; also returns the index of the batch's first leaf.
+  InsertResult insert_many_with_index(std::span<const Node> leaves) {
     if (leaves.empty()) throw Error(Errc::empty_batch, "insert_many needs at least one leaf");
+    const std::uint64_t old_size = size_;
+    checked_new_size(leaves.size());
+    if (leaf_policy_ == LeafPolicy::none) return {append_leaves(leaves), old_size};
+    reserve_index(leaves.size());
+    index_leaves(leaves);
+    try {
+      return {append_leaves(leaves), old_size};
+    } catch (...) {
+      unindex_leaves(leaves, old_size);
+      throw;
+    }
+  }
+
+ private:
+  Node append_leaves(std::span<const Node> leaves) {
     const std::uint64_t old_size = size_;
     const std::uint64_t new_size = checked_new_size(leaves.size());
     reserve_levels(new_size);
@@ -388,15 +551,22 @@ class LeanIMT {
     return store_->at(depth, 0);
   }
 
-  /// Make room for `total_leaves` leaves now (optional; avoids page faults later).
+
+ public:
+  /// Make room for `total_leaves` leaves now (optional; avoids page faults
+  /// later, and growth of the leaf index).
   void reserve(std::uint64_t total_leaves) {
     if (total_leaves > capacity)
       throw Error(Errc::max_depth_exceeded, "cannot reserve beyond the tree's capacity");
     reserve_levels(total_leaves);
+    if (leaf_policy_ != LeafPolicy::none && total_leaves > size_)
+      reserve_index(std::min(total_leaves, indexed_leaf_limit()) - std::min(size_, indexed_leaf_limit()));
   }
 
   /// An immutable view of the tree as it is now.
-  snapshot_type snapshot() const { return snapshot_type(store_, size_, node_hash_); }
+  snapshot_type snapshot() const {
+    return snapshot_type(store_, size_, node_hash_, leaf_policy_, index_);
+  }
   /// Inclusion proof of leaf `index` (through a snapshot).
   InclusionProof prove(std::uint64_t index) const { return snapshot().prove(index); }
 
@@ -413,7 +583,88 @@ class LeanIMT {
                   "inserting " + std::to_string(added) + " leaves into a tree of " +
                       std::to_string(size_) + " would exceed MaxDepth " +
                       std::to_string(MaxDepth) + " (capacity " + std::to_string(capacity) + ")");
+    if (leaf_policy_ != LeafPolicy::none && added > indexed_leaf_limit() - std::min(size_, indexed_leaf_limit()))
+      throw Error(Errc::max_depth_exceeded,
+                  "inserting " + std::to_string(added) + " leaves into a tree of " + std::to_string(size_) +
+                      " would exceed the leaf index's " + std::to_string(indexed_leaf_limit()) +
+                      " positions (4 bytes each)");
     return size_ + added;
+  }
+
+  /// Where the live tree's leaf p (< size) is.
+  auto leaf_ptr() const noexcept {
+    return [store = store_.get()](std::uint64_t p) -> const Node* { return &store->at(0, p); };
+  }
+
+  /// Make room in the index for `added` more entries: when they would pass 90%
+  /// of its slots, a new table sized for 70% is built from level 0 (old
+  /// snapshots keep the old one). Entries of rewound leaves are dropped then.
+  void reserve_index(std::uint64_t added) {
+    constexpr std::uint64_t kSlots = detail::LeafTable::kSlots;
+    if (index_ && index_->entries() + added <= index_->slots() / 10 * 9) return;
+    const std::uint64_t target = size_ + added;
+    const std::uint64_t buckets = std::max<std::uint64_t>(4, (target * 10 / 7 + kSlots - 1) / kSlots);
+    auto table = std::make_shared<detail::LeafTable>(buckets, leaf_keys_);
+    if (size_ > 0) {
+      const LevelStore<N>& store = *store_;
+      index_range(*table, 0, size_, [&](std::uint64_t p) -> const Node& { return store.at(0, p); }, false);
+    }
+    index_ = std::move(table);
+  }
+
+  /// Index leaves [first, first + count) of a sequence whose node p is
+  /// leaf(p) (any p < first + count): each is appended unless an earlier
+  /// position holds it. With `refuse`, a repeat undoes the range's entries and
+  /// is returned; without, it is skipped (only first occurrences are indexed).
+  template <class Leaf>
+  static std::optional<DuplicateLeaf> index_range(detail::LeafTable& table, std::uint64_t first,
+                                                  std::uint64_t count, const Leaf& leaf, bool refuse) {
+    std::optional<DuplicateLeaf> duplicate;
+    detail::pipeline(
+        table, count, [&](std::size_t i) { return table.hash(leaf(first + i)); },
+        [&](std::size_t i, std::uint64_t h) {
+          table.for_home_candidates(h, [&](std::uint64_t p) {
+            if (p < first + i) __builtin_prefetch(&leaf(p));
+          });
+        },
+        [&](std::size_t i, std::uint64_t h) {
+          const std::uint64_t position = first + i;
+          const Node& value = leaf(position);
+          const std::uint64_t p = table.find(h, [&](std::uint64_t q) { return q < position && detail::same_node(leaf(q), value); });
+          if (p == detail::kNoPosition) {
+            table.append(h, static_cast<std::uint32_t>(position));
+            return true;
+          }
+          if (!refuse) return true;
+          duplicate = DuplicateLeaf{value, i, std::nullopt, std::nullopt};
+          if (p < first)
+            duplicate->tree_index = p;
+          else
+            duplicate->earlier_batch_position = p - first;
+          for (std::size_t j = i; j-- > 0;)  // every earlier leaf of the range was appended
+            table.remove(table.hash(leaf(first + j)), static_cast<std::uint32_t>(first + j));
+          return false;
+        });
+    return duplicate;
+  }
+
+  /// Index a batch about to be appended at size_ (the table has room).
+  /// Returns whether anything was added; throws DuplicateLeafError (unique),
+  /// having added nothing.
+  bool index_leaves(std::span<const Node> leaves) {
+    const std::uint64_t old_size = size_, before = index_->entries();
+    const LevelStore<N>& store = *store_;
+    const auto duplicate = index_range(
+        *index_, old_size, leaves.size(),
+        [&](std::uint64_t p) -> const Node& { return p < old_size ? store.at(0, p) : leaves[p - old_size]; },
+        leaf_policy_ == LeafPolicy::unique);
+    if (duplicate) throw DuplicateLeafError(*duplicate);
+    return index_->entries() != before;
+  }
+  /// Undo index_leaves of a batch that was not appended after all.
+  void unindex_leaves(std::span<const Node> leaves, std::uint64_t old_size) noexcept {
+    for (std::size_t j = leaves.size(); j-- > 0;)
+      index_->remove(index_->hash(leaves[j]), static_cast<std::uint32_t>(old_size + j));
   }
 
   void reserve_levels(std::uint64_t new_size) {
@@ -526,6 +777,10 @@ class LeanIMT {
   std::array<EdgePrefix, MaxDepth> edge_prefix_{};
   std::size_t parallel_threshold_;
   std::shared_ptr<const Executor> executor_;  // null: sequential
+  LeafPolicy leaf_policy_ = LeafPolicy::none;
+  LeafSecret leaf_secret_{};
+  detail::LeafHashKeys leaf_keys_{};
+  std::shared_ptr<detail::LeafTable> index_;  // null until the first insertion (or policy none)
 };
 
 }  // namespace rotortree

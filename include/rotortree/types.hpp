@@ -32,7 +32,7 @@ inline constexpr unsigned kMaxLevels = 64;
 /// Error codes: one enumeration for every failure the library reports.
 enum class Errc {
   empty_batch = 1,      ///< insert_many with no leaves
-  max_depth_exceeded,   ///< the insertion would make depth > MaxDepth
+  max_depth_exceeded,   ///< the insertion would pass the tree's capacity (depth > MaxDepth, or the leaf index's positions)
   index_out_of_range,   ///< a node, leaf or size past the end of the tree
   invalid_argument,     ///< an option or parameter out of its domain
   malformed_proof,      ///< input that cannot be a proof (bad structure or encoding)
@@ -44,6 +44,7 @@ enum class Errc {
   corruption,           ///< a stored file fails its checks
   locked,               ///< the database directory is held by another opener
   closed,               ///< the database failed earlier and refuses further writes
+  duplicate_leaf,       ///< a `unique` tree refused a leaf it holds or a batch repeats (DuplicateLeafError)
 };
 
 /// Short stable name of an error code, e.g. "max_depth_exceeded".
@@ -59,6 +60,36 @@ class Error : public std::runtime_error {
  private:
   Errc code_;
 };
+
+/// What a tree indexes about its leaves (SPEC §5), fixed at creation.
+enum class LeafPolicy : std::uint8_t {
+  none = 0,    ///< no index (lookups refused)
+  index = 1,   ///< index_of / contains; duplicates allowed, the lowest index answers
+  unique = 2,  ///< as `index`, and a leaf already present or repeated in a batch is refused
+};
+
+/// A refused duplicate: the batch position of the refused leaf and where the
+/// leaf already is (its index in the tree, or an earlier position of the batch).
+struct DuplicateLeaf {
+  Node leaf{};
+  std::uint64_t batch_position = 0;
+  std::optional<std::uint64_t> tree_index;              ///< set if the tree already holds it
+  std::optional<std::uint64_t> earlier_batch_position;  ///< set if the batch repeats it
+};
+
+/// The error of a refused duplicate: code() == Errc::duplicate_leaf.
+class DuplicateLeafError : public Error {
+ public:
+  explicit DuplicateLeafError(const DuplicateLeaf& duplicate);
+  const DuplicateLeaf& duplicate() const noexcept { return duplicate_; }
+
+ private:
+  DuplicateLeaf duplicate_;
+};
+
+std::string_view to_string(LeafPolicy policy) noexcept;
+/// Parse "none"/"index"/"unique"; throws Error(invalid_argument).
+LeafPolicy parse_leaf_policy(std::string_view name);
 
 std::string_view to_string(HashId id) noexcept;
 std::string_view to_string(NodeHash scheme) noexcept;

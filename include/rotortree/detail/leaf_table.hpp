@@ -1,0 +1,241 @@
+// Internal: the open-addressing table of the leaf index (docs/leaf-index.md).
+// Not API; included by tree.hpp.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+
+#include "rotortree/leaf_index.hpp"
+#include "rotortree/types.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace rotortree::detail {
+
+__extension__ using LeafU128 = unsigned __int128;  // 64x64->128-bit products
+
+/// The secret expanded to the hash's six 64-bit keys.
+struct LeafHashKeys {
+  std::uint64_t k[6];
+};
+
+inline LeafHashKeys expand_leaf_secret(const LeafSecret& secret) noexcept {
+  std::uint64_t state[2];
+  std::memcpy(state, secret.data(), 16);
+  LeafHashKeys keys;
+  for (int i = 0; i < 6; ++i) {  // SplitMix64 over both halves
+    std::uint64_t z = state[i & 1] += 0x9e3779b97f4a7c15ULL * (1 + (i >> 1));
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    keys.k[i] = z ^ (z >> 31);
+  }
+  return keys;
+}
+
+/// NH over the leaf's four words (2^-64-almost-universal over the keys), then
+/// one keyed multiply-fold of the 128-bit sum to 64 bits.
+inline std::uint64_t leaf_hash(const LeafHashKeys& keys, const Node& leaf) noexcept {
+  std::uint64_t w[4];
+  std::memcpy(w, leaf.data(), 32);
+  using U128 = LeafU128;
+  const U128 sum = U128(w[0] + keys.k[0]) * (w[1] + keys.k[1]) + U128(w[2] + keys.k[2]) * (w[3] + keys.k[3]);
+  const U128 folded = U128(static_cast<std::uint64_t>(sum) ^ keys.k[4]) *
+                      (static_cast<std::uint64_t>(sum >> 64) ^ keys.k[5]);
+  return static_cast<std::uint64_t>(folded) ^ static_cast<std::uint64_t>(folded >> 64);
+}
+
+/// Whether two nodes are equal (inline: 32 bytes, no call).
+inline bool same_node(const Node& a, const Node& b) noexcept {
+  std::uint64_t x[4], y[4];
+  std::memcpy(x, a.data(), 32);
+  std::memcpy(y, b.data(), 32);
+  return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
+}
+
+/// Sentinel of "no position".
+inline constexpr std::uint64_t kNoPosition = UINT64_MAX;
+
+/// One cache line: 12 tags (0 = empty) and a 32-bit count of entries that
+/// passed this bucket for a later one (bytes 12..15), then 12 positions.
+struct alignas(64) LeafBucket {
+  std::uint64_t words[2];
+  std::uint32_t positions[12];
+};
+static_assert(sizeof(LeafBucket) == 64);
+
+/// No-op probe counter of the fast paths; ProbeCount counts (test hook).
+struct NoCount {
+  void bucket() noexcept {}
+  void candidate() noexcept {}
+};
+struct Counting {
+  ProbeCount& count;
+  void bucket() noexcept { ++count.buckets; }
+  void candidate() noexcept { ++count.candidates; }
+};
+
+/// The table. One writer appends and removes; any number of readers probe
+/// concurrently (tag words are atomic, positions are written before the tag
+/// that publishes them). Memory: anonymous zeroed pages, huge where allowed.
+class LeafTable {
+ public:
+  static constexpr unsigned kSlots = 12;
+
+  LeafTable(std::uint64_t buckets, const LeafHashKeys& keys);
+  ~LeafTable();
+  LeafTable(const LeafTable&) = delete;
+  LeafTable& operator=(const LeafTable&) = delete;
+
+  std::uint64_t buckets() const noexcept { return buckets_; }
+  std::uint64_t slots() const noexcept { return buckets_ * kSlots; }
+  std::size_t bytes() const noexcept { return buckets_ * sizeof(LeafBucket); }
+  /// Entries held (writer only): live and rewound ones.
+  std::uint64_t entries() const noexcept { return entries_; }
+  const LeafHashKeys& keys() const noexcept { return keys_; }
+
+  std::uint64_t hash(const Node& leaf) const noexcept { return leaf_hash(keys_, leaf); }
+  std::uint64_t home(std::uint64_t h) const noexcept {
+    return static_cast<std::uint64_t>((static_cast<LeafU128>(h) * buckets_) >> 64);
+  }
+  static std::uint8_t tag_of(std::uint64_t h) noexcept {
+    const auto tag = static_cast<std::uint8_t>(h);
+    return tag != 0 ? tag : 1;
+  }
+  void prefetch(std::uint64_t h) const noexcept { __builtin_prefetch(&table_[home(h)]); }
+
+  /// Positions of the candidates of the home bucket (prefetch stage of a batch).
+  template <class Fn>
+  void for_home_candidates(std::uint64_t h, const Fn& fn) const noexcept {
+    const LeafBucket& bucket = table_[home(h)];
+    unsigned mask = match(load(bucket.words[0]), load(bucket.words[1]), tag_of(h));
+    while (mask != 0) {
+      fn(load_position(bucket, static_cast<unsigned>(std::countr_zero(mask))));
+      mask &= mask - 1;
+    }
+  }
+
+  /// The lowest position p of the probe sequence of `h` with verify(p), or kNoPosition.
+  template <class Verify, class Count = NoCount>
+  std::uint64_t find(std::uint64_t h, const Verify& verify, Count count = {}) const {
+    std::uint64_t b = home(h);
+    const std::uint8_t tag = tag_of(h);
+    std::uint64_t best = kNoPosition;
+    for (;;) {
+      const LeafBucket& bucket = table_[b];
+      const std::uint64_t w0 = load(bucket.words[0]), w1 = load(bucket.words[1]);
+      count.bucket();
+      unsigned mask = match(w0, w1, tag);
+      while (mask != 0) {
+        const std::uint64_t position = load_position(bucket, static_cast<unsigned>(std::countr_zero(mask)));
+        mask &= mask - 1;
+        count.candidate();
+        if (position < best && verify(position)) best = position;
+      }
+      if ((w1 >> 32) == 0) return best;
+      b = b + 1 == buckets_ ? 0 : b + 1;
+    }
+  }
+
+  /// Writer: add an entry (the table must have a free slot: see the load limit).
+  void append(std::uint64_t h, std::uint32_t position) noexcept {
+    std::uint64_t b = home(h);
+    for (;;) {
+      LeafBucket& bucket = table_[b];
+      const std::uint64_t w0 = load_relaxed(bucket.words[0]), w1 = load_relaxed(bucket.words[1]);
+      const unsigned free = match(w0, w1, 0);
+      if (free != 0) {
+        const auto slot = static_cast<unsigned>(std::countr_zero(free));
+        std::atomic_ref<std::uint32_t>(bucket.positions[slot]).store(position, std::memory_order_relaxed);
+        const std::uint64_t tag = tag_of(h);
+        if (slot < 8)
+          store(bucket.words[0], w0 | tag << (8 * slot));
+        else
+          store(bucket.words[1], w1 | tag << (8 * (slot - 8)));
+        ++entries_;
+        return;
+      }
+      store(bucket.words[1], w1 + (std::uint64_t{1} << 32));  // one more entry passes here
+      b = b + 1 == buckets_ ? 0 : b + 1;
+    }
+  }
+
+  /// Writer: remove the entry of `position` in the probe sequence of `h`, if
+  /// there is one (undoing an append). Returns whether it was there.
+  bool remove(std::uint64_t h, std::uint32_t position) noexcept {
+    const std::uint8_t tag = tag_of(h);
+    std::uint64_t b = home(h), passed = 0;
+    for (;; ++passed) {
+      const LeafBucket& bucket = table_[b];
+      const std::uint64_t w0 = load_relaxed(bucket.words[0]), w1 = load_relaxed(bucket.words[1]);
+      unsigned mask = match(w0, w1, tag);
+      bool found = false;
+      unsigned slot = 0;
+      while (mask != 0) {
+        slot = static_cast<unsigned>(std::countr_zero(mask));
+        mask &= mask - 1;
+        if (load_position(bucket, slot) == position) {
+          found = true;
+          break;
+        }
+      }
+      if (found) {
+        LeafBucket& target = table_[b];
+        if (slot < 8)
+          store(target.words[0], w0 & ~(std::uint64_t{0xff} << (8 * slot)));
+        else
+          store(target.words[1], w1 & ~(std::uint64_t{0xff} << (8 * (slot - 8))));
+        // The buckets it passed count it no longer.
+        std::uint64_t p = home(h);
+        for (std::uint64_t i = 0; i < passed; ++i) {
+          store(table_[p].words[1], load_relaxed(table_[p].words[1]) - (std::uint64_t{1} << 32));
+          p = p + 1 == buckets_ ? 0 : p + 1;
+        }
+        --entries_;
+        return true;
+      }
+      if ((w1 >> 32) == 0) return false;
+      b = b + 1 == buckets_ ? 0 : b + 1;
+    }
+  }
+
+ private:
+  static std::uint64_t load(const std::uint64_t& word) noexcept {
+    return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(word)).load(std::memory_order_acquire);
+  }
+  static std::uint64_t load_relaxed(const std::uint64_t& word) noexcept {
+    return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(word)).load(std::memory_order_relaxed);
+  }
+  static void store(std::uint64_t& word, std::uint64_t value) noexcept {
+    std::atomic_ref<std::uint64_t>(word).store(value, std::memory_order_release);
+  }
+  static std::uint32_t load_position(const LeafBucket& bucket, unsigned slot) noexcept {
+    return std::atomic_ref<std::uint32_t>(const_cast<std::uint32_t&>(bucket.positions[slot]))
+        .load(std::memory_order_relaxed);
+  }
+  /// Bit j set: tag byte j (0..11) equals `tag`.
+  static unsigned match(std::uint64_t w0, std::uint64_t w1, std::uint8_t tag) noexcept {
+#if defined(__SSE2__)
+    const __m128i words = _mm_set_epi64x(static_cast<long long>(w1), static_cast<long long>(w0));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(words, _mm_set1_epi8(static_cast<char>(tag))))) &
+           0xfffu;
+#else
+    unsigned mask = 0;
+    for (unsigned j = 0; j < kSlots; ++j)
+      mask |= unsigned((j < 8 ? w0 >> (8 * j) : w1 >> (8 * (j - 8))) & 0xff) == tag ? 1u << j : 0u;
+    return mask;
+#endif
+  }
+
+  LeafBucket* table_;
+  std::uint64_t buckets_;
+  LeafHashKeys keys_;
+  std::uint64_t entries_ = 0;
+};
+
+}  // namespace rotortree::detail
