@@ -10,8 +10,8 @@ import time
 
 
 class Server:
-    def __init__(self, binary, directory, *args, env=None):
-        self.proc = subprocess.Popen([binary, "serve", directory, "--listen", "127.0.0.1:0", *args],
+    def __init__(self, binary, directory, *args, env=None, listen="127.0.0.1:0"):
+        self.proc = subprocess.Popen([binary, "serve", directory, "--listen", listen, *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         ready, _, _ = select.select([self.proc.stdout], [], [], 30)
         line = self.proc.stdout.readline().decode() if ready else ""
@@ -35,6 +35,11 @@ class Server:
         if status != expect:
             raise AssertionError("%s %s: %d %s (expected %d)" % (method, path, status, data[:300], expect))
         return json.loads(data)
+
+    def port_and_stop(self):
+        port = self.port
+        self.stop()
+        return port
 
     def alive(self):
         return self.proc.poll() is None
