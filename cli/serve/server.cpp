@@ -50,6 +50,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
   std::optional<http::request_parser<http::string_body>> parser;
   http::response<http::string_body> response;
   std::optional<asio::steady_timer> poll_timer;
+  std::optional<http::response<http::empty_body>> continue_response;
   Clock::time_point started;
   Route route = Route::unknown;
   bool idle = false;  ///< waiting for the next request (closed at once by a stop)
@@ -83,6 +84,35 @@ struct Connection : std::enable_shared_from_this<Connection> {
     parser->header_limit(server.service.limits().max_header_bytes);
     parser->body_limit(server.service.limits().max_body_bytes);
     stream.expires_after(server.service.limits().request_timeout);
+    http::async_read_header(stream, buffer, *parser, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->on_read(ec);
+      self->on_header();
+    });
+  }
+
+  // A write is refused before its body is read (an unauthenticated client
+  // cannot make the server buffer a body); `Expect: 100-continue` (curl, for
+  // large bodies) is answered so that the client sends the body at once.
+  void on_header() {
+    const auto& req = parser->get();
+    const Parsed parsed = server.service.parse(view(req));
+    if (!parsed.refusal && (parsed.route == Route::leaves_post || parsed.route == Route::rewind)) {
+      started = Clock::now();
+      const auto auth = req[http::field::authorization];
+      if (auto refusal = server.service.refuse_write(std::string_view(auth.data(), auth.size())))
+        return reply_and_close(parsed.route, std::move(*refusal));
+      if (beast::iequals(req[http::field::expect], "100-continue")) {
+        continue_response.emplace(http::status::continue_, 11);
+        return http::async_write(stream, *continue_response, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) return self->close();
+          self->read_body();
+        });
+      }
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(stream, buffer, *parser, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_read(ec);
     });
@@ -156,8 +186,26 @@ struct Connection : std::enable_shared_from_this<Connection> {
     response.prepare_payload();
     stream.expires_after(server.service.limits().request_timeout);
     http::async_write(stream, response, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
-      if (ec || !keep_alive) return self->close();
+      if (ec) return self->close();
+      if (!keep_alive) return self->linger_close();
       self->wait_for_request();
+    });
+  }
+
+  // Closing with unread input makes the kernel send a reset, which can destroy
+  // the answer before the client reads it (a write refused before its body):
+  // stop sending, read and discard for a moment, then close.
+  void linger_close() {
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::seconds(2));
+    drain();
+  }
+  void drain() {
+    buffer.consume(buffer.size());
+    stream.async_read_some(buffer.prepare(65536), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->drain();
     });
   }
   void reply_and_close(Route r, Reply reply) { send(r, std::move(reply), true); }

@@ -241,6 +241,12 @@ bool Service::authorized(std::string_view header) const {
   return CRYPTO_memcmp(digest.data(), token_digest_.data(), digest.size()) == 0;
 }
 
+std::optional<Reply> Service::refuse_write(std::string_view authorization) const {
+  if (replica_mode_) return error_reply(403, "this server is a read-only replica");
+  if (!authorized(authorization)) return error_reply(401, "missing or wrong bearer token");
+  return std::nullopt;
+}
+
 Parsed Service::parse(const Request& request) const {
   Parsed parsed;
   const auto question = request.target.find('?');

@@ -101,6 +101,9 @@ class Service {
   Parsed parse(const Request& request) const;
   /// Answer a parsed request (may block: writes wait for durability).
   Reply handle(const Request& request, const Parsed& parsed);
+  /// A write with this Authorization header is refused (403 on a replica,
+  /// 401 without the token): the reply, before the body is read.
+  std::optional<Reply> refuse_write(std::string_view authorization) const;
   /// The size readers see now (long polls compare against it).
   std::uint64_t served_size() const;
 

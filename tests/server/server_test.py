@@ -147,6 +147,9 @@ for body, headers in [("[", JSONH), ("{}", JSONH), ('["zz"]', JSONH), ('["' + "0
                       (os.urandom(31), RAW), ('["' + "0" * 64 + '"] x', JSONH)]:
     got, _, data = server.request("POST", "/v1/leaves", body, headers)
     check(got == 400 and "error" in json.loads(data), (body[:40], got, data))
+# A write is refused before its body is read, and the answer still arrives.
+got, _, data = server.request("POST", "/v1/leaves", os.urandom(32 * 4096), {"Authorization": "Bearer nope"})
+check(got == 401, ("refused before the body", got, data))
 got, _, data = server.request("POST", "/v1/leaves", os.urandom(32 * 4097), RAW)
 check(got == 413, ("oversized body", got, data))
 got, _, data = server.request("GET", "/v1/root", headers={"X-Big": "a" * 9000})
