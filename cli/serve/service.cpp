@@ -133,11 +133,41 @@ Reply error_reply(unsigned status, std::string_view message) {
 
 // ---------------------------------------------------------------- adapters
 
-std::optional<std::uint64_t> find_leaf(const AnySnapshot&, const Node&) {
-  throw NotSupported("leaf lookup needs a database with a leaf index (not in this build)");
+// They use the API when it is there (detected with requires-expressions on
+// the types, so this file builds both before and after it lands) and answer
+// 501 through NotSupported otherwise.
+namespace {
+template <class Snap>
+std::optional<std::uint64_t> find_leaf_in(const Snap& snapshot, const Node& leaf) {
+  if constexpr (requires { snapshot.index_of(leaf); snapshot.leaf_policy(); }) {
+    if (to_string(snapshot.leaf_policy()) == std::string_view("none"))
+      throw NotSupported("this database has no leaf index (leaf policy none)");
+    return snapshot.index_of(leaf);
+  } else {
+    throw NotSupported("leaf lookup needs a database with a leaf index (not in this build)");
+  }
 }
-std::string_view leaf_policy(const AnyDb&) { return "none"; }
-void rewind_db(AnyDb&, std::uint64_t) { throw NotSupported("rewind is not in this build"); }
+template <class Db>
+std::string_view leaf_policy_of(const Db& db) {
+  if constexpr (requires { db.leaf_policy(); })
+    return to_string(db.leaf_policy());
+  else
+    return "none";
+}
+template <class Db>
+void rewind_in(Db& db, std::uint64_t size) {
+  if constexpr (requires { db.rewind(size); })
+    db.rewind(size);
+  else
+    throw NotSupported("rewinding needs a database with rewind (not in this build)");
+}
+}  // namespace
+
+std::optional<std::uint64_t> find_leaf(const AnySnapshot& snapshot, const Node& leaf) {
+  return find_leaf_in(snapshot, leaf);
+}
+std::string_view leaf_policy(const AnyDb& db) { return leaf_policy_of(db); }
+void rewind_db(AnyDb& db, std::uint64_t size) { rewind_in(db, size); }
 
 // ---------------------------------------------------------------- metrics
 
