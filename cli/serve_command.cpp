@@ -33,7 +33,7 @@ bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host =
 void register_serve_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve a database over HTTP (roots, proofs, leaves; SPEC section 7)");
   struct Options {
-    std::string dir, listen = "127.0.0.1:7420", token_file, follow;
+    std::string dir, listen = "127.0.0.1:7420", token_file, follow, tls_cert, tls_key;
     std::string threads = "2", max_body = "67108864", max_header = "8192", max_connections = "1024",
                 request_timeout = "10000", idle_timeout = "60000", max_read = "1048576",
                 checkpoint_bytes = "1073741824";
@@ -52,6 +52,8 @@ void register_serve_command(CLI::App& app) {
   cmd->add_option("--idle-timeout-ms", o->idle_timeout, "Idle keep-alive connections are closed after this (default 60000)");
   cmd->add_option("--max-leaves-per-read", o->max_read, "Largest count of GET /v1/leaves (default 1048576)");
   cmd->add_option("--checkpoint-every-bytes", o->checkpoint_bytes, "Checkpoint after this many logged leaf bytes (default 1 GiB)");
+  cmd->add_option("--tls-cert", o->tls_cert, "PEM certificate chain: serve HTTPS (with --tls-key)");
+  cmd->add_option("--tls-key", o->tls_key, "PEM private key of --tls-cert");
   cmd->add_flag("--insecure-open-writes", o->insecure, "Allow writes without a token on a non-loopback address");
   cmd->callback([o] {
     const auto colon = o->listen.rfind(':');
@@ -91,7 +93,8 @@ void register_serve_command(CLI::App& app) {
       config.create_if_missing = false;
     }
     serve::Service service(open_any_db(o->dir, config, create), token, limits, replica);
-    serve::Server server(service, host, static_cast<unsigned short>(port), static_cast<unsigned>(threads));
+    serve::Server server(service, host, static_cast<unsigned short>(port), static_cast<unsigned>(threads), o->tls_cert,
+                         o->tls_key);
     std::optional<serve::Replica> follower;
     if (replica) follower.emplace(service, o->follow);
     std::printf("listening on %s:%u\n", host.c_str(), static_cast<unsigned>(server.port()));

@@ -3,12 +3,16 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "beast.hpp"
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace rotortree::serve {
 namespace {
@@ -25,11 +29,12 @@ struct Server::Impl {
   // whose connections unregister themselves here.
   std::mutex mutex;
   std::condition_variable drained;
-  std::list<std::weak_ptr<struct Connection>> connections;  ///< guarded by mutex
+  std::list<std::weak_ptr<struct ConnectionBase>> connections;  ///< guarded by mutex
   std::size_t active = 0;                                   ///< guarded by mutex
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::thread_pool blocking;  ///< writes wait for durability here, not on an I/O thread
+  std::optional<asio::ssl::context> tls;  ///< set: every connection speaks TLS
 
   Impl(Service& s, const std::string& host, unsigned short port, unsigned t)
       : service(s), threads(t), io(static_cast<int>(t)), acceptor(io), blocking(4) {
@@ -43,9 +48,23 @@ struct Server::Impl {
   void begin_stop();
 };
 
-struct Connection : std::enable_shared_from_this<Connection> {
+// What the server's bookkeeping needs of a connection of either kind.
+struct ConnectionBase {
+  explicit ConnectionBase(Server::Impl& s) : server(s) {}
+  virtual ~ConnectionBase();
+  /// On the connection's strand: close it if it waits for a next request.
+  virtual void stop_if_idle() = 0;
+  virtual void post_stop() = 0;
   Server::Impl& server;
-  beast::tcp_stream stream;
+  std::list<std::weak_ptr<ConnectionBase>>::iterator self_entry;
+};
+
+/// One HTTP/1.1 connection over `Stream`: beast::tcp_stream, or
+/// beast::ssl_stream<beast::tcp_stream> with TLS.
+template <class Stream>
+struct Connection : ConnectionBase, std::enable_shared_from_this<Connection<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  Stream stream;
   beast::flat_buffer buffer;
   std::optional<http::request_parser<http::string_body>> parser;
   http::response<http::string_body> response;
@@ -54,14 +73,32 @@ struct Connection : std::enable_shared_from_this<Connection> {
   Clock::time_point started;
   Route route = Route::unknown;
   bool idle = false;  ///< waiting for the next request (closed at once by a stop)
-  std::list<std::weak_ptr<Connection>>::iterator self_entry;
 
-  Connection(Server::Impl& s, tcp::socket socket) : server(s), stream(std::move(socket)) {}
+  template <class... Args>
+  Connection(Server::Impl& s, tcp::socket socket, Args&... tls)
+      : ConnectionBase(s), stream(std::move(socket), tls...) {}
+  using std::enable_shared_from_this<Connection<Stream>>::shared_from_this;
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream); }
+
+  void post_stop() override {
+    asio::post(tcp().get_executor(), [self = shared_from_this()] { self->stop_if_idle(); });
+  }
+  void stop_if_idle() override {
+    if (idle) tcp().cancel();  // in-flight requests finish and then close
+  }
 
   void start() {
     beast::error_code ignored;
-    stream.socket().set_option(tcp::no_delay(true), ignored);
-    wait_for_request();
+    tcp().socket().set_option(tcp::no_delay(true), ignored);
+    if constexpr (kTls) {
+      tcp().expires_after(server.service.limits().request_timeout);
+      stream.async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
+        if (ec) return self->close();
+        self->wait_for_request();
+      });
+    } else {
+      wait_for_request();
+    }
   }
 
   // Between requests: the idle timeout. A request that has begun: the request timeout.
@@ -69,7 +106,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
     if (server.stopping) return close();
     idle = true;
     if (buffer.size() > 0) return read_request();
-    stream.expires_after(server.service.limits().idle_timeout);
+    tcp().expires_after(server.service.limits().idle_timeout);
     stream.async_read_some(buffer.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
       self->idle = false;
       if (ec) return self->close();
@@ -83,7 +120,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
     parser.emplace();
     parser->header_limit(server.service.limits().max_header_bytes);
     parser->body_limit(server.service.limits().max_body_bytes);
-    stream.expires_after(server.service.limits().request_timeout);
+    tcp().expires_after(server.service.limits().request_timeout);
     http::async_read_header(stream, buffer, *parser, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->on_read(ec);
       self->on_header();
@@ -136,7 +173,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
       // Blocks until durable: on the blocking pool, answered back on this connection.
       asio::post(server.blocking, [self = shared_from_this(), parsed] {
         Reply reply = self->server.service.handle(self->view(self->parser->get()), parsed);
-        asio::post(self->stream.get_executor(),
+        asio::post(self->tcp().get_executor(),
                    [self, reply = std::move(reply)]() mutable { self->send(self->route, std::move(reply)); });
       });
       return;
@@ -164,7 +201,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
   void poll(Parsed parsed, Clock::time_point deadline) {
     if (server.service.served_size() > parsed.after || Clock::now() >= deadline || server.stopping)
       return send(route, server.service.handle(view(parser->get()), parsed));
-    if (!poll_timer) poll_timer.emplace(stream.get_executor());
+    if (!poll_timer) poll_timer.emplace(tcp().get_executor());
     poll_timer->expires_after(std::chrono::milliseconds(2));
     poll_timer->async_wait([self = shared_from_this(), parsed, deadline](beast::error_code ec) {
       if (ec) return self->close();
@@ -184,7 +221,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
     response.body() = std::move(reply.body);
     response.keep_alive(keep_alive);
     response.prepare_payload();
-    stream.expires_after(server.service.limits().request_timeout);
+    tcp().expires_after(server.service.limits().request_timeout);
     http::async_write(stream, response, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
       if (!keep_alive) return self->linger_close();
@@ -197,8 +234,8 @@ struct Connection : std::enable_shared_from_this<Connection> {
   // stop sending, read and discard for a moment, then close.
   void linger_close() {
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.expires_after(std::chrono::seconds(2));
+    tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp().expires_after(std::chrono::seconds(2));
     drain();
   }
   void drain() {
@@ -212,34 +249,44 @@ struct Connection : std::enable_shared_from_this<Connection> {
 
   void close() {
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.socket().close(ignored);
+    tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp().socket().close(ignored);
   }
 
-  ~Connection() {
-    server.service.metrics().connections_open.fetch_sub(1);
-    std::lock_guard lock(server.mutex);
-    server.connections.erase(self_entry);
-    if (--server.active == 0) server.drained.notify_all();
-  }
 };
+
+ConnectionBase::~ConnectionBase() {
+  server.service.metrics().connections_open.fetch_sub(1);
+  std::lock_guard lock(server.mutex);
+  server.connections.erase(self_entry);
+  if (--server.active == 0) server.drained.notify_all();
+}
 
 void Server::Impl::accept() {
   acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || stopping) return;
     if (!ec) {
-      std::shared_ptr<Connection> connection;
+      std::shared_ptr<ConnectionBase> connection;
+      std::function<void()> start;
       {
         std::lock_guard lock(mutex);
         if (active < service.limits().max_connections) {
-          connection = std::make_shared<Connection>(*this, std::move(socket));
+          if (tls) {
+            auto c = std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(socket), *tls);
+            start = [c] { c->start(); };
+            connection = c;
+          } else {
+            auto c = std::make_shared<Connection<beast::tcp_stream>>(*this, std::move(socket));
+            start = [c] { c->start(); };
+            connection = c;
+          }
           ++active;
+          service.metrics().connections_open.fetch_add(1);
           connection->self_entry = connections.insert(connections.end(), connection);
         }
       }
       if (connection) {
-        service.metrics().connections_open.fetch_add(1);
-        connection->start();
+        start();
       } else {
         service.metrics().connections_refused.fetch_add(1);
         beast::error_code ignored;
@@ -257,15 +304,26 @@ void Server::Impl::begin_stop() {
     acceptor.close(ignored);
     std::lock_guard lock(mutex);
     for (auto& weak : connections)
-      if (auto c = weak.lock())
-        asio::post(c->stream.get_executor(), [c] {
-          if (c->idle) c->stream.cancel();  // in-flight requests finish and then close
-        });
+      if (auto c = weak.lock()) c->post_stop();
   });
 }
 
-Server::Server(Service& service, const std::string& host, unsigned short port, unsigned threads)
-    : impl_(std::make_unique<Impl>(service, host, port, threads ? threads : 1)) {}
+Server::Server(Service& service, const std::string& host, unsigned short port, unsigned threads,
+               const std::string& tls_cert, const std::string& tls_key)
+    : impl_(std::make_unique<Impl>(service, host, port, threads ? threads : 1)) {
+  if (tls_cert.empty() != tls_key.empty()) throw Error(Errc::invalid_argument, "--tls-cert and --tls-key go together");
+  if (tls_cert.empty()) return;
+  auto& tls = impl_->tls.emplace(asio::ssl::context::tls_server);
+  tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                  asio::ssl::context::single_dh_use);
+  try {
+    tls.use_certificate_chain_file(tls_cert);
+    tls.use_private_key_file(tls_key, asio::ssl::context::pem);
+  } catch (const boost::system::system_error& e) {
+    throw Error(Errc::invalid_argument, "cannot load the TLS certificate or key: " + std::string(e.what()));
+  }
+}
 Server::~Server() = default;
 unsigned short Server::port() const { return impl_->acceptor.local_endpoint().port(); }
 void Server::stop() { impl_->begin_stop(); }

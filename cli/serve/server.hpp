@@ -12,8 +12,10 @@ namespace rotortree::serve {
 
 class Server {
  public:
-  /// Binds `host:port` at once (port 0: any free port; see port()).
-  Server(Service& service, const std::string& host, unsigned short port, unsigned threads);
+  /// Binds `host:port` at once (port 0: any free port; see port()). With a
+  /// certificate chain and key (PEM files), every connection speaks TLS.
+  Server(Service& service, const std::string& host, unsigned short port, unsigned threads,
+         const std::string& tls_cert = {}, const std::string& tls_key = {});
   ~Server();
   unsigned short port() const;
   /// Serve until stop() (or SIGTERM/SIGINT if `handle_signals`); returns when

@@ -48,6 +48,23 @@ if "$CLIENT" "$URL" --rounds 1 --track 1 --post 1 --token-file "$WORK/token" --t
 kill -TERM $pid
 wait $pid || fail "serve exited $? on SIGTERM"
 pid=
+
+# TLS: the same server over HTTPS with a self-signed certificate (openssl, Debian's libssl-dev needs its CLI).
+if command -v openssl > /dev/null; then
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 1 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2> /dev/null
+  "$BIN" serve "$WORK/db" --listen 127.0.0.1:0 --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" > "$WORK/out" 2> "$WORK/err" &
+  pid=$!
+  for _ in $(seq 1 300); do grep -q '^listening on' "$WORK/out" && break; sleep 0.05; done
+  HOSTPORT=$(sed -n 's/^listening on //p' "$WORK/out")
+  curl -sf --cacert "$WORK/cert.pem" "https://$HOSTPORT/v1/proof/5" > "$WORK/tls.json" || fail "GET over TLS"
+  [[ $("$BIN" verify "$WORK/tls.json") == valid ]] || fail "the proof over TLS"
+  if curl -sf "http://$HOSTPORT/v1/root" > /dev/null 2>&1; then fail "plain HTTP accepted by a TLS server"; fi
+  [[ $(curl -sf --cacert "$WORK/cert.pem" "https://$HOSTPORT/healthz") == ok ]] || fail "the TLS server after a plain request"
+  kill -TERM $pid
+  wait $pid || fail "TLS serve exited $? on SIGTERM"
+  pid=
+fi
 size=$("$BIN" root --db "$WORK/db" | cut -d' ' -f1)
 (( size == 1000 + 300 * 9 + 10 * 2 + 1 )) || fail "size $size after the stop"
 echo "curl_test: ok"
