@@ -21,6 +21,8 @@ void register_bench_command(CLI::App& app);
 void register_demo_command(CLI::App& app);
 /// show: draw a small tree as text or SVG, marking a proof.         [show_command.cpp]
 void register_show_command(CLI::App& app);
+/// serve: the proof server and its replica (SPEC §7).              [serve_command.cpp, serve/]
+void register_serve_command(CLI::App& app);
 /// `bench --report DIR [--quick]`: run the benchmark sweep (tree size, arity,
 /// threads, with and without storage) as child processes of this binary and
 /// write DIR/results.csv, PNG plots (gnuplot) and DIR/summary.md.   [bench_report.cpp]

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   rotortree::cli::register_bench_command(app);
   rotortree::cli::register_demo_command(app);
   rotortree::cli::register_show_command(app);
+  rotortree::cli::register_serve_command(app);
 
   int code = run(app, argc, argv);
   // Results are buffered: a full disk or closed pipe shows up here, not

@@ -15,6 +15,7 @@ packages=(
   clang                                                           # libFuzzer targets
   doxygen                                                         # API docs (test `docs`)
   gnuplot-nox                                                     # bench --report plots
+  libboost-dev curl wrk                                           # serve (Beast), its tests, bench/server_bench.sh
 )
 
 missing=()

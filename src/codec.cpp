@@ -62,28 +62,6 @@ constexpr std::size_t kMaxJsonBytes = 1 << 20;
 constexpr std::string_view kInclusion = "inclusion";
 constexpr std::string_view kConsistency = "consistency";
 
-nlohmann::ordered_json params_json(std::string_view type, const ProofParams& params) {
-  nlohmann::ordered_json out;
-  out["type"] = type;
-  out["arity"] = params.arity;
-  out["hash"] = to_string(params.hash);
-  out["node_hash"] = to_string(params.node_hash);
-  return out;
-}
-
-nlohmann::ordered_json levels_json(const Path& path) {
-  nlohmann::ordered_json levels = nlohmann::ordered_json::array();
-  std::size_t offset = 0;
-  for (const ProofLevel& level : path.levels) {
-    nlohmann::ordered_json siblings = nlohmann::ordered_json::array();
-    for (std::size_t j = 0; j < level.sibling_count; ++j)
-      siblings.push_back(to_hex(path.siblings[offset + j]));
-    offset += level.sibling_count;
-    levels.push_back({{"position", level.position}, {"siblings", std::move(siblings)}});
-  }
-  return levels;
-}
-
 // A proof is one object holding a `levels` array of at most kMaxLevels
 // objects, each holding a `siblings` array: at most 1 + kMaxLevels objects,
 // as many arrays, nested 4 deep. One linear pass over the text (outside
@@ -483,27 +461,94 @@ ConsistencyProof consistency_body(std::span<const std::uint8_t> bytes, const Pro
 
 // --- JSON ------------------------------------------------------------------
 
+// The JSON text is written directly (the server answers proofs at tens of
+// thousands per second; a DOM costs more than the proof). Byte for byte what
+// nlohmann's compact dump of the same document gives (tests/codec_test.cpp):
+// every string is a fixed name or hex, so nothing needs escaping.
+namespace {
+class JsonText {
+ public:
+  explicit JsonText(std::size_t reserve) { out_.reserve(reserve); }
+  void params(std::string_view type, const ProofParams& params) {
+    out_ += "{\"type\":\"";
+    out_ += type;
+    out_ += "\",\"arity\":";
+    out_ += std::to_string(params.arity);
+    field_string("hash", to_string(params.hash));
+    field_string("node_hash", to_string(params.node_hash));
+  }
+  void field_string(std::string_view name, std::string_view value) {
+    key(name);
+    out_ += '"';
+    out_ += value;
+    out_ += '"';
+  }
+  void field_hex(std::string_view name, const Node& node) { field_string(name, to_hex(node)); }
+  void field_number(std::string_view name, std::uint64_t value) {
+    key(name);
+    out_ += std::to_string(value);
+  }
+  void levels(const Path& path) {
+    key("levels");
+    out_ += '[';
+    std::size_t offset = 0;
+    for (std::size_t i = 0; i < path.levels.size(); ++i) {
+      const ProofLevel& level = path.levels[i];
+      if (i) out_ += ',';
+      out_ += "{\"position\":";
+      out_ += std::to_string(level.position);
+      out_ += ",\"siblings\":[";
+      for (std::size_t j = 0; j < level.sibling_count; ++j) {
+        if (j) out_ += ',';
+        out_ += '"';
+        out_ += to_hex(path.siblings[offset + j]);
+        out_ += '"';
+      }
+      offset += level.sibling_count;
+      out_ += "]}";
+    }
+    out_ += ']';
+  }
+  std::string finish() {
+    out_ += '}';
+    return std::move(out_);
+  }
+
+ private:
+  void key(std::string_view name) {
+    out_ += ",\"";
+    out_ += name;
+    out_ += "\":";
+  }
+  std::string out_;
+};
+
+std::size_t json_reserve(const Path& path) { return 256 + path.levels.size() * 32 + path.siblings.size() * 67; }
+}  // namespace
+
 std::string to_json(const InclusionProof& proof) {
   check_well_formed(proof);
-  nlohmann::ordered_json out = params_json(kInclusion, proof.params);
-  out["root"] = to_hex(proof.root);
-  out["leaf"] = to_hex(proof.leaf);
-  out["leaf_index"] = proof.leaf_index;
-  out["tree_size"] = proof.tree_size;
-  out["levels"] = levels_json(proof.path);
-  return out.dump();
+  JsonText out(json_reserve(proof.path));
+  out.params(kInclusion, proof.params);
+  out.field_hex("root", proof.root);
+  out.field_hex("leaf", proof.leaf);
+  out.field_number("leaf_index", proof.leaf_index);
+  out.field_number("tree_size", proof.tree_size);
+  out.levels(proof.path);
+  return out.finish();
 }
 
 std::string to_json(const ConsistencyProof& proof) {
   check_well_formed(proof);
-  nlohmann::ordered_json out = params_json(kConsistency, proof.params);
-  out["old_size"] = proof.old_size;
-  out["old_root"] = to_hex(proof.old_root);
-  out["new_size"] = proof.new_size;
-  out["new_root"] = to_hex(proof.new_root);
-  out["leaf"] = to_hex(proof.leaf);
-  out["levels"] = levels_json(proof.path);
-  return out.dump();
+  JsonText out(json_reserve(proof.path));
+  out.params(kConsistency, proof.params);
+  out.field_number("old_size", proof.old_size);
+  out.field_hex("old_root", proof.old_root);
+  out.field_number("new_size", proof.new_size);
+  out.field_hex("new_root", proof.new_root);
+  out.field_hex("leaf", proof.leaf);
+  out.levels(proof.path);
+  return out.finish();
 }
 
 AnyProof proof_from_json(std::string_view json_text) {

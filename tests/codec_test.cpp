@@ -162,6 +162,52 @@ TEST(CodecProperty, JsonHasTheFieldsSpecTwoDefines) {
   });
 }
 
+// to_json writes its text directly: it must be exactly nlohmann's compact
+// dump of the same document (field order of SPEC §2), for every proof.
+nlohmann::ordered_json reference_levels(const Path& path) {
+  nlohmann::ordered_json levels = nlohmann::ordered_json::array();
+  std::size_t offset = 0;
+  for (const ProofLevel& level : path.levels) {
+    nlohmann::ordered_json siblings = nlohmann::ordered_json::array();
+    for (std::size_t j = 0; j < level.sibling_count; ++j) siblings.push_back(to_hex(path.siblings[offset + j]));
+    offset += level.sibling_count;
+    levels.push_back({{"position", level.position}, {"siblings", std::move(siblings)}});
+  }
+  return levels;
+}
+
+nlohmann::ordered_json reference_params(const char* type, const ProofParams& params) {
+  nlohmann::ordered_json out;
+  out["type"] = type;
+  out["arity"] = params.arity;
+  out["hash"] = to_string(params.hash);
+  out["node_hash"] = to_string(params.node_hash);
+  return out;
+}
+
+TEST(CodecProperty, JsonTextIsTheCompactDumpOfItsDocument) {
+  check_property("to_json == dump", 5, [] {
+    const RandomProofs proofs = random_proofs();
+    const InclusionProof& p = proofs.inclusion;
+    auto doc = reference_params("inclusion", p.params);
+    doc["root"] = to_hex(p.root);
+    doc["leaf"] = to_hex(p.leaf);
+    doc["leaf_index"] = p.leaf_index;
+    doc["tree_size"] = p.tree_size;
+    doc["levels"] = reference_levels(p.path);
+    RC_ASSERT(to_json(p) == doc.dump());
+    const ConsistencyProof& c = proofs.consistency;
+    auto cdoc = reference_params("consistency", c.params);
+    cdoc["old_size"] = c.old_size;
+    cdoc["old_root"] = to_hex(c.old_root);
+    cdoc["new_size"] = c.new_size;
+    cdoc["new_root"] = to_hex(c.new_root);
+    cdoc["leaf"] = to_hex(c.leaf);
+    cdoc["levels"] = reference_levels(c.path);
+    RC_ASSERT(to_json(c) == cdoc.dump());
+  });
+}
+
 TEST(CodecProperty, RandomBytesAreMalformedNeverACrash) {
   check_property("decode(random bytes)", 20, [] {
     Bytes bytes = *rc::gen::container<Bytes>(rc::gen::arbitrary<std::uint8_t>());
