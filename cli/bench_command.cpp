@@ -286,7 +286,7 @@ nlohmann::ordered_json run(const BenchOptions& options) {
   constexpr int kRewinds = 64;
   double rewind_seconds = 0, proof_after_rewinds_ns = 0;
   if (tree.size() >= kRewound) {
-    const std::vector<Node> regrowth = make_leaves(kRewound, 777);
+    const std::vector<Node> regrowth = make_leaves<H>(kRewound, 777);
     for (int r = 0; r < kRewinds; ++r) {
       const auto start = Clock::now();
       checksum += tree.rewind(tree.size() - kRewound).value_or(Node{})[0];
@@ -304,7 +304,7 @@ nlohmann::ordered_json run(const BenchOptions& options) {
   if (indexed) {
     const auto view = indexed->snapshot();
     const std::uint64_t lookups = options.lookups;
-    std::vector<Node> present(lookups), absent = make_leaves(lookups, 4343);
+    std::vector<Node> present(lookups), absent = make_leaves<H>(lookups, 4343);
     for (std::uint64_t i = 0; i < lookups; ++i) present[i] = leaves[random() % options.leaves];
     std::vector<std::optional<std::uint64_t>> out(lookups);
     Executor executor(threads);

@@ -142,7 +142,7 @@ for stage in $stages; do
       else
         use_compiler build-tsan 'c++'
       fi
-      targets=(rotortree_concurrent_tests rotortree_tsan_canary)
+      targets=(rotortree_concurrent_tests rotortree_leaf_index_concurrent_tests rotortree_tsan_canary)
       [[ -f tests/db/CMakeLists.txt ]] && targets+=(rotortree_db_tests rotortree_cli)
       ctest_args=(-L "concurrent|db" -LE "fuzz|external")
       stage_env+=(RC_PARAMS="$rc_sanitize"

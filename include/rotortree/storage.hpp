@@ -140,9 +140,29 @@ struct StoreGeneration {
   StoreGeneration(const StoreGeneration&) = delete;
   StoreGeneration& operator=(const StoreGeneration&) = delete;
   // Iterative: one old snapshot may keep a long chain of generations alive.
+  // `successor` is read and written under chain_mutex(): a generation whose
+  // use count a destructor sees drop to one may have had its successor set
+  // by the writer just before the writer released it, and a use count is
+  // read without ordering.
   ~StoreGeneration() {
-    std::shared_ptr<StoreGeneration> later = std::move(successor);
-    while (later && later.use_count() == 1) later = std::move(later->successor);
+    std::shared_ptr<StoreGeneration> later;
+    {
+      std::lock_guard lock(chain_mutex());
+      later = std::move(successor);
+    }
+    while (later) {
+      std::shared_ptr<StoreGeneration> after;
+      {
+        std::lock_guard lock(chain_mutex());
+        if (later.use_count() != 1) break;
+        after = std::move(later->successor);
+      }
+      later = std::move(after);  // destroys a generation whose successor is already taken
+    }
+  }
+  static std::mutex& chain_mutex() noexcept {
+    static std::mutex mutex;
+    return mutex;
   }
 
   std::vector<Replaced> replaced;  ///< per level; written before `next` is published
@@ -285,7 +305,10 @@ class LevelStore {
     // Nothing visible has changed so far. Publish the record, then the entries.
     auto next = std::make_shared<detail::StoreGeneration>();
     generation_->replaced = std::move(replaced);
-    generation_->successor = next;
+    {
+      std::lock_guard lock(detail::StoreGeneration::chain_mutex());
+      generation_->successor = next;
+    }
     generation_->next.store(next.get(), std::memory_order_release);
     for (std::size_t k = 0; k < copy_count; ++k)
       directories_[copies[k].level].set(copies[k].chunk, copies[k].fresh);
