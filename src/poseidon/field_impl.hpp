@@ -139,7 +139,14 @@ inline constexpr u64 kInv = 0xc2e1f593efffffffu;
   out.limb[0] = t0; out.limb[1] = t1; out.limb[2] = t2; out.limb[3] = t3;
 }
 
-#if defined(__x86_64__) && defined(__BMI2__) && defined(__ADX__)
+// clang with a sanitizer keeps registers for itself (frame pointer, shadow
+// bookkeeping) that the assembly needs: such builds use the C version.
+#if defined(__clang__) && defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define ROTORTREE_FIELD_NO_ASM 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__BMI2__) && defined(__ADX__) && !defined(ROTORTREE_FIELD_NO_ASM)
 inline constexpr u64 kModulusLimbs[4] = {kP0, kP1, kP2, kP3};
 inline constexpr u64 kInvValue = kInv;
 
