@@ -366,25 +366,36 @@ LookupFigures time_batched(std::span<const Node> keys, std::size_t batch, Lookup
   return per_lookup(watch, keys.size());
 }
 
-// get_present, get_absent (one Get at a time), multiget_present, multiget_absent.
-std::map<std::string, LookupFigures> rocksdb_lookups(SideStore& store, const LookupKeys& keys, std::size_t batch) {
+// NAME_present, NAME_absent (one `single(leaf)` at a time) and BATCHED_present,
+// BATCHED_absent (`batched(leaves, answers)`), every answer verified.
+template <class Single, class Batched>
+std::map<std::string, LookupFigures> time_lookups(const LookupKeys& keys, std::size_t batch, const std::string& name,
+                                                  const std::string& batched_name, const Single& single,
+                                                  const Batched& batched) {
   const Verifier verify{keys};
   std::map<std::string, LookupFigures> out;
-  out["get_present"] = time_single(keys.present, [&](std::size_t i, const Node& leaf) {
-    verify.present(i, store.get(leaf));
+  out[name + "_present"] = time_single(keys.present, [&](std::size_t i, const Node& leaf) {
+    verify.present(i, single(leaf));
   });
-  out["get_absent"] = time_single(keys.absent, [&](std::size_t, const Node& leaf) {
-    verify.absent(store.get(leaf));
+  out[name + "_absent"] = time_single(keys.absent, [&](std::size_t, const Node& leaf) {
+    verify.absent(single(leaf));
   });
-  out["multiget_present"] = time_batched(keys.present, batch, [&](std::size_t first, auto leaves, auto answers) {
-    store.multi_get(leaves, answers);
+  out[batched_name + "_present"] = time_batched(keys.present, batch, [&](std::size_t first, auto leaves, auto answers) {
+    batched(leaves, answers);
     for (std::size_t i = 0; i < answers.size(); ++i) verify.present(first + i, answers[i]);
   });
-  out["multiget_absent"] = time_batched(keys.absent, batch, [&](std::size_t, auto leaves, auto answers) {
-    store.multi_get(leaves, answers);
+  out[batched_name + "_absent"] = time_batched(keys.absent, batch, [&](std::size_t, auto leaves, auto answers) {
+    batched(leaves, answers);
     for (const auto& answer : answers) verify.absent(answer);
   });
   return out;
+}
+
+// get_present, get_absent (one Get at a time), multiget_present, multiget_absent.
+std::map<std::string, LookupFigures> rocksdb_lookups(SideStore& store, const LookupKeys& keys, std::size_t batch) {
+  return time_lookups(
+      keys, batch, "get", "multiget", [&](const Node& leaf) { return store.get(leaf); },
+      [&](auto leaves, auto answers) { store.multi_get(leaves, answers); });
 }
 
 // The database takes the leaf policy (stored at creation) once issue 11's
@@ -423,23 +434,9 @@ std::uint64_t index_bytes(const Db& db, std::span<const Node> leaves, std::size_
 // index_of_present, index_of_absent (one at a time), batched_present, batched_absent.
 template <class Indexed>
 std::map<std::string, LookupFigures> rotortree_lookups(const Indexed& db, const LookupKeys& keys, std::size_t batch) {
-  const Verifier verify{keys};
-  std::map<std::string, LookupFigures> out;
-  out["index_of_present"] = time_single(keys.present, [&](std::size_t i, const Node& leaf) {
-    verify.present(i, db.index_of(leaf));
-  });
-  out["index_of_absent"] = time_single(keys.absent, [&](std::size_t, const Node& leaf) {
-    verify.absent(db.index_of(leaf));
-  });
-  out["batched_present"] = time_batched(keys.present, batch, [&](std::size_t first, auto leaves, auto answers) {
-    db.index_of(leaves, answers);
-    for (std::size_t i = 0; i < answers.size(); ++i) verify.present(first + i, answers[i]);
-  });
-  out["batched_absent"] = time_batched(keys.absent, batch, [&](std::size_t, auto leaves, auto answers) {
-    db.index_of(leaves, answers);
-    for (const auto& answer : answers) verify.absent(answer);
-  });
-  return out;
+  return time_lookups(
+      keys, batch, "index_of", "batched", [&](const Node& leaf) { return db.index_of(leaf); },
+      [&](auto leaves, auto answers) { db.index_of(leaves, answers); });
 }
 
 json ratio(double slower, double faster, double slower_cpu, double faster_cpu) {
