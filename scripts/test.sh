@@ -39,7 +39,8 @@ total_passed=0 total_failed=0 total_skipped=0
 stage_notes=()
 script_start=$SECONDS
 
-# Counts of a ctest JUnit report: "TESTS FAILURES SKIPPED".
+# Counts of a ctest JUnit report, "TESTS FAILURES SKIPPED", then the failed tests' names
+# (the summary at the end of a long log names them).
 junit_counts() {
   python3 - "$1" <<'EOF'
 import sys, xml.etree.ElementTree as ET
@@ -50,7 +51,9 @@ except Exception:
 if suite.tag != "testsuite":
     suite = suite.find("testsuite")
 get = lambda k: int(suite.get(k, "0") or 0)
-print(get("tests"), get("failures") + get("errors"), get("skipped") + get("disabled"))
+failed = [case.get("name", "?").replace(" ", "_") for case in suite.iter("testcase")
+          if case.find("failure") is not None or case.find("error") is not None]
+print(get("tests"), get("failures") + get("errors"), get("skipped") + get("disabled"), *failed)
 EOF
 }
 
@@ -84,8 +87,8 @@ run_stage() {
   env "${stage_env[@]}" ctest --test-dir "$dir" --output-on-failure -j"$jobs" \
     --output-junit "$junit" "${ctest_args[@]}"
   local status=$?
-  local tests failures skipped
-  read -r tests failures skipped < <(junit_counts "$junit")
+  local tests failures skipped failed_names
+  read -r tests failures skipped failed_names < <(junit_counts "$junit")
   if [[ $tests -eq 0 ]]; then
     echo "test.sh: stage $name: no tests ran (ctest exit $status)"
     failures=1
@@ -98,6 +101,7 @@ run_stage() {
   total_failed=$((total_failed + failures))
   total_skipped=$((total_skipped + skipped))
   local note="$name: $passed passed, $failures failed, $skipped skipped; build $((built - start))s$([[ $build_failed == 1 ]] && echo ' (FAILED)'), tests $((SECONDS - built))s"
+  [[ -n $failed_names ]] && note+="; failed: $failed_names"
   stage_notes+=("$note")
   echo "test.sh: stage $note"
 }
