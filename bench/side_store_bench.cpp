@@ -398,37 +398,10 @@ std::map<std::string, LookupFigures> rocksdb_lookups(SideStore& store, const Loo
       [&](auto leaves, auto answers) { store.multi_get(leaves, answers); });
 }
 
-// The database takes the leaf policy (stored at creation) once issue 11's
-// database part lands; until then the policy is given to its tree, which
-// checks inside the database's insert just the same but is not stored, and a
-// refused batch would already be in the log: the refusal is then not
-// exercised on the database (nor are its lookups: they go to a snapshot).
-template <class Config>
-constexpr bool kDatabaseHasLeafPolicy = requires(Config config) { config.leaf_policy; };
-template <class Db>
-constexpr bool kDatabaseHasLookups = requires(const Db& db, const Node& leaf) { db.index_of(leaf); };
-
-template <class Config = rotortree::DbConfig>
-Config unique_config() {
-  Config config = durable_config();
-  if constexpr (kDatabaseHasLeafPolicy<Config>)
-    config.leaf_policy = rotortree::LeafPolicy::unique;
-  else
-    config.tree.leaf_policy = rotortree::LeafPolicy::unique;
+rotortree::DbConfig unique_config() {
+  rotortree::DbConfig config = durable_config();
+  config.leaf_policy = rotortree::LeafPolicy::unique;
   return config;
-}
-
-// The memory of the database's index. Until the database reports it: the
-// same batches into an in-memory unique tree, whose index grows by the same rule.
-template <class Db>
-std::uint64_t index_bytes(const Db& db, std::span<const Node> leaves, std::size_t batch) {
-  if constexpr (requires { db.index_bytes(); }) {
-    return db.index_bytes();
-  } else {
-    MemoryTree tree(rotortree::TreeOptions{.threads = 0, .leaf_policy = rotortree::LeafPolicy::unique});
-    for (std::uint64_t done = 0; done < leaves.size(); done += batch) tree.insert_many(batch_at(leaves, done, batch));
-    return tree.index_bytes();
-  }
 }
 
 // index_of_present, index_of_absent (one at a time), batched_present, batched_absent.
@@ -561,23 +534,13 @@ int run(const Options& options) {
   // 5. Lookups of the same keys, verified.
   if (store->warm() != options.leaves) fail("RocksDB holds a different number of keys than were inserted");
   const auto rocks = rocksdb_lookups(*store, keys, options.lookup_batch);
-  std::map<std::string, LookupFigures> ours;
-  if constexpr (kDatabaseHasLookups<Database>)
-    ours = rotortree_lookups(unique, keys, options.lookup_batch);
-  else
-    ours = rotortree_lookups(unique.snapshot(), keys, options.lookup_batch);
+  const std::map<std::string, LookupFigures> ours = rotortree_lookups(unique, keys, options.lookup_batch);
   out["lookup"] = {{"rocksdb", to_json(rocks)}, {"rotortree", to_json(ours)}};
-  out["lookups_on"] = kDatabaseHasLookups<Database> ? "database" : "a snapshot of the database";
 
   // 6. Refusals (after the lookups: a refused batch must leave everything as it was).
   const auto fresh = stream.subspan(options.leaves);
-  bool refused = pair_refuses_duplicates(inserted, fresh, *store);
-  if constexpr (kDatabaseHasLeafPolicy<rotortree::DbConfig>) {
-    refused = refused && database_refuses_duplicates(inserted, fresh, unique);
-    out["unique_policy_on"] = "database";
-  } else {
-    out["unique_policy_on"] = "the database's tree (the database stores no policy yet; refusal not checked on it)";
-  }
+  const bool refused =
+      pair_refuses_duplicates(inserted, fresh, *store) && database_refuses_duplicates(inserted, fresh, unique);
   out["refused_duplicates"] = refused;
 
   // 7. Sizes.
@@ -587,7 +550,7 @@ int run(const Options& options) {
       static_cast<double>(store->property("rocksdb.estimate-table-readers-mem")) / keys_count;
   store.reset();
   out["rocksdb_directory_bytes_per_key"] = static_cast<double>(bytes_under(root_dir / "pair-rocksdb")) / keys_count;
-  out["unique_index_bytes_per_leaf"] = static_cast<double>(index_bytes(unique, inserted, options.batch)) / keys_count;
+  out["unique_index_bytes_per_leaf"] = static_cast<double>(unique.index_bytes()) / keys_count;
 
   // Each ratio: how many times faster ours is (wall clock, and process CPU).
   json ratios = json::object();

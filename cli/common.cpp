@@ -158,6 +158,10 @@ std::unique_ptr<AnySnapshot> TreeSource::open(LeafPolicy leaf_policy) const {
     if (std::string why = params_.mismatch(snapshot->params()); !why.empty())
       throw Error(Errc::parameter_mismatch, "database " + display_name(db_) + " is for " + why);
     if (snapshot->size() == 0) invalid("database " + display_name(db_) + " holds no leaves");
+    if (leaf_policy != LeafPolicy::none && snapshot->leaf_policy() == LeafPolicy::none)
+      invalid("database " + display_name(db_) +
+              " has leaf policy none: lookups by leaf need a database created with "
+              "`rotortree init DIR --leaf-policy index` (or unique)");
     return snapshot;
   }
 

@@ -94,6 +94,9 @@ void register_db_commands(CLI::App& app) {
     cmd->add_option("--max-depth", *max_depth, "Maximum depth 1..32 (default 32)");
     cmd->add_option("--hash", *hash, "blake3, sha256 or poseidon (default blake3)");
     cmd->add_option("--node-hash", *node_hash, "lean-imt or tagged (default lean-imt)");
+    auto leaf_policy = std::make_shared<std::string>("none");
+    cmd->add_option("--leaf-policy", *leaf_policy,
+                    "none (default), index (lookups by leaf) or unique (lookups; a leaf already present is refused)");
     auto force = std::make_shared<bool>(false);
     cmd->add_flag("--force", *force,
                   "Create the database in a directory that holds other (non-database) files; "
@@ -108,8 +111,10 @@ void register_db_commands(CLI::App& app) {
       params.max_depth = static_cast<unsigned>(depth);
       params.hash = parse_hash_id(*hash);
       params.node_hash = parse_node_hash(*node_hash);
+      DbConfig config = cli_config();
+      config.leaf_policy = parse_leaf_policy(*leaf_policy);
       refuse_unsafe_init(*dir, *force);
-      auto db = open_any_db(*dir, cli_config(), params);
+      auto db = open_any_db(*dir, config, params);
       db->close();
     });
   }
@@ -142,7 +147,11 @@ void register_db_commands(CLI::App& app) {
       std::optional<Node> durable_root = db->root();
       std::uint64_t inserted = 0;
       auto committed_failure = [&](const Error& error) {
-        if (durable_size == first_size) throw error;  // nothing committed: exit 2
+        if (durable_size == first_size) {
+          if (error.code() != Errc::duplicate_leaf) throw error;  // nothing committed: exit 2
+          std::fprintf(stderr, "error: %s\n", error.what());
+          throw CLI::RuntimeError(1);  // SPEC §5: a refused duplicate, nothing inserted
+        }
         const std::string what = error.what();
         std::fprintf(stderr, "error: %s\nerror: %llu leaves of this input were committed; the durable state is size %llu root %s\n",
                      what.c_str(), static_cast<unsigned long long>(durable_size - first_size),
@@ -151,7 +160,17 @@ void register_db_commands(CLI::App& app) {
       };
       try {
         read_leaf_batches(*leaves, static_cast<std::size_t>(b), [&](std::span<const Node> chunk) {
-          auto result = db->insert_many(chunk);
+          AnyDb::InsertResult result;
+          try {
+            result = db->insert_many(chunk);
+          } catch (const DuplicateLeafError& e) {  // unique: positions in the whole input
+            const DuplicateLeaf& d = e.duplicate();
+            throw Error(Errc::duplicate_leaf,
+                        "duplicate leaf " + to_hex(d.leaf) + " at input position " + std::to_string(inserted + d.batch_position) +
+                            (d.tree_index ? ": the database already holds it at index " + std::to_string(*d.tree_index)
+                                          : ": it repeats input position " + std::to_string(inserted + *d.earlier_batch_position)) +
+                            " (the batch was refused whole)");
+          }
           inserted += chunk.size();
           if (*durable || *ack) {
             result.token.wait();
@@ -222,6 +241,8 @@ void register_db_commands(CLI::App& app) {
         j["max_depth"] = info.params.max_depth;
         j["hash"] = std::string(to_string(info.params.hash));
         j["node_hash"] = std::string(to_string(info.params.node_hash));
+        j["leaf_policy"] = std::string(to_string(info.leaf_policy));
+        j["index_bytes"] = info.index_bytes;
         j["log_bytes"] = info.log_bytes;
         j["data_bytes"] = info.data_bytes;
         j["checkpoint_size"] = info.checkpoint_size;
@@ -236,6 +257,8 @@ void register_db_commands(CLI::App& app) {
                   << "max_depth " << info.params.max_depth << "\n"
                   << "hash " << to_string(info.params.hash) << "\n"
                   << "node_hash " << to_string(info.params.node_hash) << "\n"
+                  << "leaf_policy " << to_string(info.leaf_policy) << "\n"
+                  << "index_bytes " << info.index_bytes << "\n"
                   << "log_bytes " << info.log_bytes << "\n"
                   << "data_bytes " << info.data_bytes << "\n"
                   << "checkpoint_size " << info.checkpoint_size << "\n"

@@ -88,7 +88,11 @@ void register_serve_command(CLI::App& app) {
     config.checkpoint = checkpoint::MemoryThreshold{parse_u64(o->checkpoint_bytes, "--checkpoint-every-bytes")};
     std::optional<DbParams> create;
     if (replica) {
-      if (!read_db_params(o->dir)) create = serve::primary_params(o->follow);
+      if (!read_db_params(o->dir)) {
+        const serve::PrimaryShape primary = serve::primary_shape(o->follow);
+        create = primary.params;
+        config.leaf_policy = primary.leaf_policy;
+      }
     } else {
       config.create_if_missing = false;
     }

@@ -53,14 +53,15 @@ Node primary_root_at(HttpClient& client, std::uint64_t size) {
 
 }  // namespace
 
-DbParams primary_params(const std::string& url) {
+PrimaryShape primary_shape(const std::string& url) {
   HttpClient client(url, std::chrono::seconds(10));
   const auto root = get_root(client, "/v1/root");
-  DbParams params;
-  params.arity = root.json.at("arity").get<unsigned>();
-  params.hash = parse_hash_id(root.json.at("hash").get<std::string>());
-  params.node_hash = parse_node_hash(root.json.at("node_hash").get<std::string>());
-  return params;
+  PrimaryShape shape;
+  shape.params.arity = root.json.at("arity").get<unsigned>();
+  shape.params.hash = parse_hash_id(root.json.at("hash").get<std::string>());
+  shape.params.node_hash = parse_node_hash(root.json.at("node_hash").get<std::string>());
+  shape.leaf_policy = parse_leaf_policy(root.json.at("leaf_policy").get<std::string>());
+  return shape;
 }
 
 Replica::Replica(Service& service, std::string url) : service_(service), url_(std::move(url)) {
@@ -173,19 +174,12 @@ void Replica::repair(HttpClient& client) {
       bad = mid;
   }
   if (good == local->size()) return;
-  try {
+  {
     std::lock_guard lock(service_.write_mutex());
-    rewind_db(service_.db(), good);
+    service_.db().rewind(good);
     service_.db().flush();
-  } catch (const NotSupported&) {
-    status.stuck = true;
-    fail("diverged from the primary after " + std::to_string(good) + " leaves; rewinding needs rewind support");
-    // Keep serving the verified state; try again later (an operator may repair the primary).
-    for (int i = 0; i < 50 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    return;
   }
   status.rewinds.fetch_add(1);
-  status.stuck = false;
   service_.publish();
 }
 

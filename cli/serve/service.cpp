@@ -92,10 +92,8 @@ class Query {
 
 /// The status of a library error.
 unsigned status_of(const Error& e) {
-  // duplicate_leaf comes with the leaf index (another branch); matched by name
-  // so that this file builds before and after it.
-  if (to_string(e.code()) == "duplicate_leaf") return 409;
   switch (e.code()) {
+    case Errc::duplicate_leaf: return 409;
     case Errc::batch_too_large: return 413;
     case Errc::io_error:
     case Errc::no_space:
@@ -133,41 +131,13 @@ Reply error_reply(unsigned status, std::string_view message) {
 
 // ---------------------------------------------------------------- adapters
 
-// They use the API when it is there (detected with requires-expressions on
-// the types, so this file builds both before and after it lands) and answer
-// 501 through NotSupported otherwise.
-namespace {
-template <class Snap>
-std::optional<std::uint64_t> find_leaf_in(const Snap& snapshot, const Node& leaf) {
-  if constexpr (requires { snapshot.index_of(leaf); snapshot.leaf_policy(); }) {
-    if (to_string(snapshot.leaf_policy()) == std::string_view("none"))
-      throw NotSupported("this database has no leaf index (leaf policy none)");
-    return snapshot.index_of(leaf);
-  } else {
-    throw NotSupported("leaf lookup needs a database with a leaf index (not in this build)");
-  }
-}
-template <class Db>
-std::string_view leaf_policy_of(const Db& db) {
-  if constexpr (requires { db.leaf_policy(); })
-    return to_string(db.leaf_policy());
-  else
-    return "none";
-}
-template <class Db>
-void rewind_in(Db& db, std::uint64_t size) {
-  if constexpr (requires { db.rewind(size); })
-    db.rewind(size);
-  else
-    throw NotSupported("rewinding needs a database with rewind (not in this build)");
-}
-}  // namespace
-
+// A lookup in a database without an index answers 501, never 404: a client
+// must not take "cannot tell" for "absent" (an unspent nullifier).
 std::optional<std::uint64_t> find_leaf(const AnySnapshot& snapshot, const Node& leaf) {
-  return find_leaf_in(snapshot, leaf);
+  if (snapshot.leaf_policy() == LeafPolicy::none)
+    throw NotSupported("this database has no leaf index (leaf policy none; create it with --leaf-policy index or unique)");
+  return snapshot.index_of(leaf);
 }
-std::string_view leaf_policy(const AnyDb& db) { return leaf_policy_of(db); }
-void rewind_db(AnyDb& db, std::uint64_t size) { rewind_in(db, size); }
 
 // ---------------------------------------------------------------- metrics
 
@@ -334,7 +304,7 @@ Reply Service::root_reply(const AnySnapshot& snap) const {
                     ",\"depth\":" + std::to_string(snap.depth()) + ",\"arity\":" + std::to_string(params.arity) +
                     ",\"hash\":\"" + std::string(to_string(params.hash)) + "\",\"node_hash\":\"" +
                     std::string(to_string(params.node_hash)) + "\",\"leaf_policy\":\"" +
-                    std::string(leaf_policy(*db_)) + "\"}";
+                    std::string(to_string(db_->leaf_policy())) + "\"}";
   return Reply{200, "application/json", std::move(out)};
 }
 
@@ -440,10 +410,6 @@ Reply Service::handle_read(const Request& request, const Parsed& parsed) {
     case Route::metrics: return metrics_reply();
     case Route::healthz: {
       if (auto failure = db_->background_error()) return error_reply(503, failure->what());
-      if (replica_.stuck.load()) {
-        std::lock_guard lock(replica_.mutex);
-        return error_reply(503, "replica stopped: " + replica_.last_error);
-      }
       return Reply{200, "text/plain", "ok\n"};
     }
     default: return error_reply(404, "no such route");
@@ -471,13 +437,12 @@ Reply Service::post_leaves(const Request& request) {
     if (!leaves.empty()) std::memcpy(leaves.data(), request.body.data(), request.body.size());
   }
   if (leaves.empty()) throw Refusal{400, "no leaves in the body"};
-  std::uint64_t first = 0;
   AnyDb::InsertResult result;
   {
     std::lock_guard lock(write_mutex_);
-    first = db_->size();
     result = db_->insert_many(leaves);
   }
+  const std::uint64_t first = result.first_index;
   result.token.wait();  // outside the lock: concurrent writers share a flush
   if (auto failure = db_->background_error()) throw *failure;
   const std::uint64_t size = first + leaves.size();
@@ -502,7 +467,7 @@ Reply Service::post_rewind(const Request& request) {
   std::lock_guard lock(write_mutex_);
   if (size > db_->size())
     throw Refusal{400, "size " + std::to_string(size) + " is above the tree's " + std::to_string(db_->size())};
-  rewind_db(*db_, size);
+  db_->rewind(size);
   db_->flush();
   publish();
   const auto root = db_->root();
@@ -547,14 +512,13 @@ Reply Service::metrics_reply() const {
                   "# TYPE rotortree_replica_verify_failures_total counter\n"
                   "rotortree_replica_verify_failures_total %llu\n"
                   "# TYPE rotortree_replica_fetch_errors_total counter\nrotortree_replica_fetch_errors_total %llu\n"
-                  "# TYPE rotortree_replica_rewinds_total counter\nrotortree_replica_rewinds_total %llu\n"
-                  "# TYPE rotortree_replica_stuck gauge\nrotortree_replica_stuck %d\n",
+                  "# TYPE rotortree_replica_rewinds_total counter\nrotortree_replica_rewinds_total %llu\n",
                   static_cast<unsigned long long>(primary),
                   static_cast<unsigned long long>(primary > served ? primary - served : 0), lag_s,
                   static_cast<unsigned long long>(replica_.steps.load()),
                   static_cast<unsigned long long>(replica_.verify_failures.load()),
                   static_cast<unsigned long long>(replica_.fetch_errors.load()),
-                  static_cast<unsigned long long>(replica_.rewinds.load()), replica_.stuck.load() ? 1 : 0);
+                  static_cast<unsigned long long>(replica_.rewinds.load()));
     out += line;
   }
   return Reply{200, "text/plain; version=0.0.4", std::move(out)};

@@ -89,7 +89,6 @@ struct ReplicaStatus {
   std::atomic<std::uint64_t> rewinds{0};
   std::mutex mutex;
   std::string last_error;  ///< guarded by mutex
-  std::atomic<bool> stuck{false};  ///< a divergence it cannot repair
 };
 
 class Service {
@@ -142,13 +141,10 @@ class Service {
   std::once_flag closed_;
 };
 
-/// Adapters for the API other branches add (leaf index, rewind): they throw
-/// NotSupported until this build's database has them (the route answers 501).
+/// A lookup a database without a leaf index cannot answer (the route answers 501).
 struct NotSupported : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 std::optional<std::uint64_t> find_leaf(const AnySnapshot& snapshot, const Node& leaf);
-std::string_view leaf_policy(const AnyDb& db);
-void rewind_db(AnyDb& db, std::uint64_t size);
 
 }  // namespace rotortree::serve

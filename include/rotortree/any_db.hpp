@@ -18,6 +18,7 @@ class AnyDb {
   struct InsertResult {
     Node root;
     DurabilityToken token;
+    std::uint64_t first_index = 0;
   };
   virtual ~AnyDb() = default;
   virtual DbParams params() const = 0;
@@ -34,6 +35,10 @@ class AnyDb {
   virtual void flush() = 0;
   virtual void checkpoint() = 0;
   virtual void close() = 0;
+  /// See RotorTree::index_of (Error(invalid_argument) for leaf policy none).
+  virtual LeafPolicy leaf_policy() const = 0;
+  virtual std::optional<std::uint64_t> index_of(const Node& leaf) const = 0;
+  virtual void index_of(std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) const = 0;
   virtual std::unique_ptr<AnySnapshot> snapshot() const = 0;
   virtual DbInfo info() const = 0;
   virtual std::optional<Error> background_error() const = 0;

@@ -73,6 +73,7 @@ class ConcurrentLeanIMT {
     latest()->index_of(leaves, out);
   }
   LeafPolicy leaf_policy() const { return latest()->leaf_policy(); }
+  std::size_t index_bytes() const { return latest()->index_bytes(); }
 
   /// Run `fn(tree)` with exclusive access to the underlying tree (the
   /// database uses this to combine an insertion with its log append).

@@ -71,13 +71,22 @@ struct DbConfig {
   /// writer may be running); insertions throw Errc::closed.
   bool read_only = false;
   db::Env* env = nullptr;  ///< nullptr: the POSIX environment
-  /// Hashing threads and parallel threshold of the tree (its node_hash is ignored).
+  /// The leaf policy (SPEC §5), stored at creation: nullopt creates `none`
+  /// and opens whatever is stored; a policy given must be the stored one
+  /// when opening (Errc::parameter_mismatch).
+  std::optional<LeafPolicy> leaf_policy;
+  /// The index's secret at creation (nullopt: random). Tests only.
+  std::optional<LeafSecret> leaf_secret;
+  /// Hashing threads and parallel threshold of the tree (its node_hash,
+  /// leaf_policy and leaf_secret are the database's).
   TreeOptions tree{};
 };
 
 /// What `info` reports.
 struct DbInfo {
   DbParams params;
+  LeafPolicy leaf_policy = LeafPolicy::none;
+  std::uint64_t index_bytes = 0;         ///< memory of the leaf index (rebuilt on open)
   std::uint64_t size = 0;
   unsigned depth = 0;
   std::optional<Node> root;
@@ -124,6 +133,7 @@ class RotorTree {
   struct InsertResult {
     Node root;
     DurabilityToken token;
+    std::uint64_t first_index = 0;  ///< the index of the (first) leaf inserted
   };
 
   /// Open (creating or recovering) the database in `dir`. Throws Error:
@@ -152,7 +162,9 @@ class RotorTree {
   const DbParams& params() const noexcept { return params_; }
   std::uint64_t capacity() const noexcept { return capacity_; }
 
-  /// Append one leaf: its root and a token for its durability.
+  /// Append one leaf: its root and a token for its durability. With leaf
+  /// policy unique, a leaf the database holds is refused (DuplicateLeafError)
+  /// before anything is logged: the check is atomic with the append.
   InsertResult insert(const Node& leaf) { return insert_impl(std::span<const Node>(&leaf, 1), true); }
   /// Append a batch atomically (one log entry; split into frames of at most
   /// 64 MiB that recovery applies all or nothing).
@@ -259,6 +271,16 @@ class RotorTree {
   unsigned depth() const { return tree_->depth(); }
   InclusionProof prove(std::uint64_t index) const { return tree_->prove(index); }
 
+  /// Lookups (SPEC §5) in the latest state, lock-free like proofs. Throw
+  /// Error(invalid_argument) for a database of leaf policy none.
+  LeafPolicy leaf_policy() const noexcept { return leaf_index_.policy; }
+  std::optional<std::uint64_t> index_of(const Node& leaf) const { return tree_->index_of(leaf); }
+  bool contains(const Node& leaf) const { return tree_->contains(leaf); }
+  void index_of(std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) const {
+    tree_->index_of(leaves, out);
+  }
+  std::size_t index_bytes() const { return tree_->index_bytes(); }
+
   /// The error that stopped the database, if any.
   std::optional<Error> background_error() const { return wal_ ? wal_->error() : std::nullopt; }
 
@@ -266,6 +288,8 @@ class RotorTree {
     DbInfo out;
     const auto snap = snapshot();
     out.params = params_;
+    out.leaf_policy = leaf_index_.policy;
+    out.index_bytes = snap.index_bytes();
     out.size = snap.size();
     out.depth = snap.depth();
     out.root = snap.root();
@@ -365,6 +389,11 @@ class RotorTree {
     params_ = meta.params;
     capacity_ = capacity_for_depth(N, params_.max_depth);
     meta_extensions_ = meta.extensions;
+    leaf_index_ = db::leaf_index(meta);
+    if (config_.leaf_policy && *config_.leaf_policy != leaf_index_.policy)
+      throw Error(Errc::parameter_mismatch, "leaf policy " + std::string(to_string(*config_.leaf_policy)) +
+                                                " requested but " + dir_ + " has leaf policy " +
+                                                std::string(to_string(leaf_index_.policy)));
 
     // The logs first: a reader then has them even if a checkpoint removes
     // them while it loads the data files (which are never rewritten).
@@ -384,6 +413,8 @@ class RotorTree {
     load_checkpoint(meta);
     TreeOptions options = config_.tree;
     options.node_hash = params_.node_hash;
+    options.leaf_policy = leaf_index_.policy;  // the index is rebuilt from the leaves
+    options.leaf_secret = leaf_index_.secret;
     if (config_.verify_on_open) verify(meta);
     tree_type tree(aliased_store(), meta.size, options);
     checkpoint_seq_ = meta.last_seq;
@@ -439,6 +470,9 @@ class RotorTree {
     meta.params = params_;
     meta.db_id = header_fields.db_id;
     meta.unix_ms = 0;
+    const LeafPolicy policy = config_.leaf_policy.value_or(LeafPolicy::none);
+    if (policy != LeafPolicy::none)
+      db::set_leaf_index(meta, {policy, config_.leaf_secret.value_or(random_leaf_secret())});
     const auto bytes = db::encode_meta(meta);
     db::detail::write_atomically(*env_, dir_, db::kMetaName, bytes);
   }
@@ -738,10 +772,14 @@ class RotorTree {
         if (batch.leaves.size() > capacity_ - tree.size())
           throw Error(Errc::corruption, "log " + file + " holds more leaves than max depth " +
                                             std::to_string(params_.max_depth) + " allows");
-        if (batch.leaves.size() == 1)
-          tree.insert(batch.leaves[0]);
-        else
-          tree.insert_many(batch.leaves);
+        try {
+          if (batch.leaves.size() == 1)
+            tree.insert(batch.leaves[0]);
+          else
+            tree.insert_many(batch.leaves);
+        } catch (const DuplicateLeafError& e) {  // refused before logging when it was inserted
+          throw Error(Errc::corruption, "log " + file + " repeats a leaf of this unique database: " + e.what());
+        }
       }
       expected = scan.next_seq;
       if (last) {
@@ -770,7 +808,7 @@ class RotorTree {
     if (config_.read_only) throw Error(Errc::read_only, "the database " + dir_ + " was opened read-only");
     if (!wal_ || closed_) throw Error(Errc::closed, "the database " + dir_ + " is closed");
     wal_->check_writable();
-    Node root;
+    rotortree::InsertResult inserted;
     std::uint64_t seq = 0;
     tree_->with_writer([&](tree_type& tree) {
       if (leaves.size() > capacity_ - tree.size())
@@ -778,12 +816,17 @@ class RotorTree {
                     "inserting " + std::to_string(leaves.size()) + " leaves into a tree of " +
                         std::to_string(tree.size()) + " would exceed max depth " + std::to_string(params_.max_depth));
       if (leaves.empty()) throw Error(Errc::empty_batch, "insert_many needs at least one leaf");
-      check_leaves<H>(leaves.data(), leaves.size());  // before logging: a refused batch leaves no trace
-      seq = wal_->append(leaves);  // validated above: the log's copy can't be taken back
-      if (leaves.size() >= kEarlyWriteLeaves) wal_->request_flush();
+      // The tree checks the batch (canonical leaves, unique leaves, its
+      // capacity) before it logs it: a refused batch leaves no trace.
+      auto log = [&] {
+        seq = wal_->append(leaves);
+        if (leaves.size() >= kEarlyWriteLeaves) wal_->request_flush();
+      };
       try {
-        root = single || leaves.size() == 1 ? tree.insert(leaves[0]) : tree.insert_many(leaves);
+        inserted = single || leaves.size() == 1 ? tree.insert_with_index(leaves[0], log)
+                                                : tree.insert_many_with_index(leaves, log);
       } catch (const std::exception&) {
+        if (seq == 0) throw;  // refused before logging: nothing changed
         // Only memory exhaustion gets here: the log holds a batch the tree
         // lacks, so refuse writes until reopened (recovery replays it).
         Error error(Errc::io_error, "insertion failed after logging: out of memory (the log holds the batch; reopen to replay it)");
@@ -793,7 +836,7 @@ class RotorTree {
     });
     logged_bytes_.fetch_add(leaves.size() * sizeof(Node), std::memory_order_relaxed);
     maybe_checkpoint();
-    return {root, DurabilityToken(wal_, seq)};
+    return {inserted.root, DurabilityToken(wal_, seq), inserted.first_index};
   }
 
   /// After a rewind to `size`: the chunks of the data files beyond the
@@ -987,6 +1030,7 @@ class RotorTree {
   std::vector<std::vector<std::uint32_t>> chunk_crcs_;
   db::DbId db_id_{};
   std::map<std::uint16_t, std::vector<std::uint8_t>> meta_extensions_;
+  db::LeafIndexRecord leaf_index_;
   bool closed_ = false;
   bool pending_rewind_checkpoint_ = false;
 };

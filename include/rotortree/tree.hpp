@@ -165,6 +165,8 @@ class Snapshot {
     if (leaf_policy_ == LeafPolicy::none) detail::throw_no_index();
     detail::find_leaves(index_.get(), size_, leaf_ptr(), leaves, out);
   }
+  /// Bytes of the leaf index's table this snapshot reads (0 without one).
+  std::size_t index_bytes() const noexcept { return index_ ? index_->bytes() : 0; }
   /// Test hook: buckets and candidates one lookup of `leaf` reads.
   ProbeCount probe_count(const Node& leaf) const {
     ProbeCount count;
@@ -464,14 +466,23 @@ class LeanIMT {
   /// (DuplicateLeafError), changing nothing.
   Node insert(const Node& leaf) { return insert_with_index(leaf).root; }
   /// As insert; also returns the leaf's index (the size before the call).
-  InsertResult insert_with_index(const Node& leaf) {
+  InsertResult insert_with_index(const Node& leaf) { return insert_with_index(leaf, [] {}); }
+  /// As insert_with_index, calling before_append() once every check has
+  /// passed (capacity, the leaf, uniqueness) and before the tree changes: a
+  /// database logs the leaf there. If it throws, the tree is unchanged.
+  template <class BeforeAppend>
+  InsertResult insert_with_index(const Node& leaf, BeforeAppend&& before_append) {
     check_leaves<H>(&leaf, 1);
     const std::uint64_t old_size = size_;
     checked_new_size(1);
-    if (leaf_policy_ == LeafPolicy::none) return {append_leaf(leaf), old_size};
+    if (leaf_policy_ == LeafPolicy::none) {
+      before_append();
+      return {append_leaf(leaf), old_size};
+    }
     reserve_index(1);
     const bool indexed = index_leaves(std::span<const Node>(&leaf, 1));
     try {
+      before_append();
       return {append_leaf(leaf), old_size};
     } catch (...) {
       if (indexed) index_->remove(index_->hash(leaf), static_cast<std::uint32_t>(old_size));
@@ -515,15 +526,23 @@ class LeanIMT {
   /// repeats, changing nothing.
   Node insert_many(std::span<const Node> leaves) { return insert_many_with_index(leaves).root; }
   /// As insert_many; also returns the index of the batch's first leaf.
-  InsertResult insert_many_with_index(std::span<const Node> leaves) {
+  InsertResult insert_many_with_index(std::span<const Node> leaves) { return insert_many_with_index(leaves, [] {}); }
+  /// As insert_many_with_index, calling before_append() once every check has
+  /// passed and before the tree changes (see insert_with_index).
+  template <class BeforeAppend>
+  InsertResult insert_many_with_index(std::span<const Node> leaves, BeforeAppend&& before_append) {
     if (leaves.empty()) throw Error(Errc::empty_batch, "insert_many needs at least one leaf");
     check_leaves<H>(leaves.data(), leaves.size());
     const std::uint64_t old_size = size_;
     checked_new_size(leaves.size());
-    if (leaf_policy_ == LeafPolicy::none) return {append_leaves(leaves), old_size};
+    if (leaf_policy_ == LeafPolicy::none) {
+      before_append();
+      return {append_leaves(leaves), old_size};
+    }
     reserve_index(leaves.size());
     index_leaves(leaves);
     try {
+      before_append();
       return {append_leaves(leaves), old_size};
     } catch (...) {
       unindex_leaves(leaves, old_size);

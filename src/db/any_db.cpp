@@ -12,11 +12,11 @@ class AnyDbImpl final : public AnyDb {
   std::optional<Node> root() const override { return db_.root(); }
   InsertResult insert(const Node& leaf) override {
     auto r = db_.insert(leaf);
-    return {r.root, std::move(r.token)};
+    return {r.root, std::move(r.token), r.first_index};
   }
   InsertResult insert_many(std::span<const Node> leaves) override {
     auto r = db_.insert_many(leaves);
-    return {r.root, std::move(r.token)};
+    return {r.root, std::move(r.token), r.first_index};
   }
   RewindResult rewind(std::uint64_t size) override {
     auto r = db_.rewind(size);
@@ -25,6 +25,11 @@ class AnyDbImpl final : public AnyDb {
   void flush() override { db_.flush(); }
   void checkpoint() override { db_.checkpoint(); }
   void close() override { db_.close(); }
+  LeafPolicy leaf_policy() const override { return db_.leaf_policy(); }
+  std::optional<std::uint64_t> index_of(const Node& leaf) const override { return db_.index_of(leaf); }
+  void index_of(std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) const override {
+    db_.index_of(leaves, out);
+  }
   std::unique_ptr<AnySnapshot> snapshot() const override { return erase(db_.snapshot()); }
   DbInfo info() const override { return db_.info(); }
   std::optional<Error> background_error() const override { return db_.background_error(); }

@@ -110,7 +110,42 @@ std::string to_hex(const DbId& id) {
   return out;
 }
 
-bool known_extension(std::uint16_t) { return false; }
+bool known_extension(std::uint16_t tag) { return tag == kExtLeafIndex; }
+
+namespace {
+constexpr std::size_t kLeafIndexRecordBytes = 4 + sizeof(LeafSecret);
+
+// Throws Error(corruption) at `offset` of `file` for anything but a record of
+// policy index or unique.
+LeafIndexRecord decode_leaf_index(std::span<const std::uint8_t> value, const std::string& file, std::size_t offset) {
+  if (value.size() != kLeafIndexRecordBytes)
+    corrupt(file, offset, "leaf index record of " + std::to_string(value.size()) + " bytes");
+  if (value[0] != static_cast<std::uint8_t>(LeafPolicy::index) && value[0] != static_cast<std::uint8_t>(LeafPolicy::unique))
+    corrupt(file, offset, "leaf index record with unknown policy " + std::to_string(value[0]));
+  if (value[1] != 0 || value[2] != 0 || value[3] != 0) corrupt(file, offset, "leaf index record with nonzero reserved bytes");
+  LeafIndexRecord record;
+  record.policy = static_cast<LeafPolicy>(value[0]);
+  std::memcpy(record.secret.data(), value.data() + 4, record.secret.size());
+  return record;
+}
+}  // namespace
+
+void set_leaf_index(Meta& meta, const LeafIndexRecord& record) {
+  if (record.policy == LeafPolicy::none) {
+    meta.extensions.erase(kExtLeafIndex);
+    return;
+  }
+  std::vector<std::uint8_t> value(kLeafIndexRecordBytes, 0);
+  value[0] = static_cast<std::uint8_t>(record.policy);
+  std::memcpy(value.data() + 4, record.secret.data(), record.secret.size());
+  meta.extensions[kExtLeafIndex] = std::move(value);
+}
+
+LeafIndexRecord leaf_index(const Meta& meta) {
+  const auto it = meta.extensions.find(kExtLeafIndex);
+  if (it == meta.extensions.end()) return {};
+  return decode_leaf_index(it->second, "meta", 0);
+}
 
 std::vector<std::uint8_t> encode_wal_header(const WalHeader& header) {
   const std::size_t size = header.bytes();
@@ -348,6 +383,7 @@ Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file) {
         corrupt(file, at, "required extension " + std::to_string(tag) + " unknown to this version of rotortree");
       if (!meta.extensions.emplace(tag, std::vector<std::uint8_t>(p + at + 8, p + at + 8 + length)).second)
         corrupt(file, at, "duplicate extension " + std::to_string(tag));
+      if (tag == kExtLeafIndex) decode_leaf_index(std::span<const std::uint8_t>(p + at + 8, length), file, at + 8);
       at += 8 + length;
     }
   }

@@ -477,5 +477,40 @@ expect_exit 1 "prove --leaf: absent in the prefix" prove --leaves "$LEAVES" --le
 expect_exit 2 "prove: both --index and --leaf" prove --leaves "$LEAVES" --index 1 --leaf "$L5"
 expect_exit 2 "prove: neither --index nor --leaf" prove --leaves "$LEAVES"
 
+# --- leaf policies in a database (SPEC §5) ----------------------------------------
+U="$WORK/unique-db"
+expect_exit 2 "init: an unknown leaf policy" init "$U" --leaf-policy sometimes
+expect_exit 0 "init --leaf-policy unique" init "$U" --leaf-policy unique
+run info "$U" --json
+"$PYTHON" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["leaf_policy"] != "unique")' "$OUT" && pass \
+  || fail "info --json: leaf_policy unique"
+run info "$U"; grep -qx "leaf_policy unique" "$OUT" && pass || fail "info: leaf_policy unique"
+head -c $((600 * 32)) "$LEAVES" >"$WORK/first600.bin"
+expect_exit 0 "insert into a unique database" insert "$U" --leaves "$WORK/first600.bin" --batch 256
+expect_output "find --db: present leaves" "$L5 5" find --db "$U" "$L5"
+expect_exit 1 "find --db: an absent leaf" find --db "$U" "$L999"
+[[ "$(cat "$OUT")" == "$L999 absent" ]] && pass || fail "find --db: 'HEX absent'"
+expect_output "prove --db --leaf = prove --index" "$("$BIN" prove --db "$U" --index 5)" prove --db "$U" --leaf "$L5"
+expect_exit 1 "prove --db --leaf: absent" prove --db "$U" --leaf "$L999"
+# A batch holding a leaf the database holds: refused whole, exit 1, named on stderr.
+{ head -c $((700 * 32)) "$LEAVES" | tail -c $((100 * 32)); head -c $((6 * 32)) "$LEAVES" | tail -c 32; } >"$WORK/dup-in-first-batch.bin"
+root600="$("$BIN" root --db "$U")"
+expect_exit 1 "insert: a duplicate in the first batch" insert "$U" --leaves "$WORK/dup-in-first-batch.bin" --batch 256
+grep -q "duplicate leaf $L5 at input position 100: the database already holds it at index 5" "$ERR" && pass \
+  || fail "insert: the duplicate's leaf, input position and index on stderr"
+expect_output "a refused batch changes nothing" "$root600" root --db "$U"
+# Earlier batches were committed: exit 3, and they stay.
+expect_exit 3 "insert: a duplicate after a committed batch" insert "$U" --leaves "$WORK/dup-in-first-batch.bin" --batch 50
+grep -q "at input position 100" "$ERR" && grep -q "size 700 root" "$ERR" && pass \
+  || fail "insert exit 3: the position and the durable state on stderr"
+expect_output "the committed batches stay" "700 $("$BIN" root --leaves "$LEAVES" --at 700 | cut -d' ' -f2)" root --db "$U"
+# A batch repeating a leaf of its own.
+{ head -c $((800 * 32)) "$LEAVES" | tail -c $((2 * 32)); head -c $((800 * 32)) "$LEAVES" | tail -c 32; } >"$WORK/repeat.bin"
+expect_exit 1 "insert: a leaf repeated inside the batch" insert "$U" --leaves "$WORK/repeat.bin"
+grep -q "at input position 2: it repeats input position 1" "$ERR" && pass || fail "insert: both input positions of a repeat"
+# Lookups need a database with an index; a policy is fixed at creation.
+expect_exit 2 "find --db on a database of leaf policy none" find --db "$R" "$L5"
+grep -q "leaf policy none" "$ERR" && pass || fail "find --db on policy none: the reason on stderr"
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -10,7 +10,7 @@ from support import Server, check, run, wait_until
 BIN = sys.argv[1]
 work = tempfile.mkdtemp(prefix="rotortree-replica-")
 primary_db, replica_db = os.path.join(work, "primary"), os.path.join(work, "replica")
-run(BIN, "init", primary_db, "--arity", "8", "--hash", "sha256")
+run(BIN, "init", primary_db, "--arity", "8", "--hash", "sha256", "--leaf-policy", "index")
 RAW = {"Content-Type": "application/octet-stream"}
 # The primary keeps the free port it got first across its restarts (the
 # replica keeps its URL).
@@ -39,7 +39,8 @@ post(primary, 1)  # the smallest tree first
 replica = Server(BIN, replica_db, "--follow", primary.url)
 wait_sync(primary, replica, "the first leaf")
 r = replica.json("GET", "/v1/root")
-check(r["arity"] == 8 and r["hash"] == "sha256", "the replica takes the primary's parameters: %r" % r)
+check(r["arity"] == 8 and r["hash"] == "sha256" and r["leaf_policy"] == "index",
+      "the replica takes the primary's parameters and leaf policy: %r" % r)
 for count in [1, 2, 3, 60, 1000, 70000]:
     post(primary, count)
 wait_sync(primary, replica, "inserts")
@@ -49,6 +50,19 @@ status, _, data = replica.request("POST", "/v1/rewind?size=1")
 check(status == 403, ("replica rewind", status, data))
 p = replica.json("GET", "/v1/proof/17")
 check(p["root"] == primary.json("GET", "/v1/root")["root"], "a replica's proof is of the primary's root")
+leaf = os.urandom(32)
+primary.json("POST", "/v1/leaves", leaf, RAW)
+wait_sync(primary, replica, "one more leaf")
+check(replica.json("GET", "/v1/leaf/" + leaf.hex()) == primary.json("GET", "/v1/leaf/" + leaf.hex()),
+      "a replica answers lookups as the primary does")
+# The primary rewinds (a reorganisation) and grows other leaves: the replica follows.
+size = primary.json("GET", "/v1/root")["size"]
+status, _, data = primary.request("POST", "/v1/rewind?size=%d" % (size - 10))
+check(status == 200, ("primary rewind", status, data))
+post(primary, 20)
+wait_sync(primary, replica, "after the primary's rewind")
+status, _, data = replica.request("GET", "/v1/leaf/" + leaf.hex())
+check(status == 404, ("a rewound leaf is absent on the replica", status, data))
 status, _, metrics = replica.request("GET", "/metrics")
 check(b"rotortree_replica_lag_leaves 0" in metrics and b"rotortree_replica_steps_total" in metrics, metrics[-600:])
 

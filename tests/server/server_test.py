@@ -19,7 +19,7 @@ with open(token_file, "w") as f:
     f.write("s3cret-token\n")
 AUTH = {"Authorization": "Bearer s3cret-token"}
 RAW = dict(AUTH, **{"Content-Type": "application/octet-stream"})
-run(BIN, "init", db, "--arity", "4")
+run(BIN, "init", db, "--arity", "4", "--leaf-policy", "unique")
 server = Server(BIN, db, "--token-file", token_file, "--request-timeout-ms", "800", "--idle-timeout-ms", "3000",
                 "--max-body-bytes", str(32 * 4096), "--max-connections", "300", "--max-leaves-per-read", "1000")
 
@@ -40,7 +40,7 @@ def expect_error(method, path, status, body=None, headers=None):
 # --- an empty tree
 root = server.json("GET", "/v1/root")
 check(root["size"] == 0 and root["root"] is None and root["arity"] == 4 and root["hash"] == "blake3", root)
-check(root["node_hash"] == "lean-imt" and "leaf_policy" in root and root["depth"] == 0, root)
+check(root["node_hash"] == "lean-imt" and root["leaf_policy"] == "unique" and root["depth"] == 0, root)
 
 # --- writes: raw and JSON
 raw = os.urandom(32 * 100)
@@ -88,13 +88,22 @@ check(status == 200 and ctype == "application/octet-stream" and data == everythi
 status, _, data = server.request("GET", "/v1/leaves?from=105&count=5")
 check(status == 200 and data == everything[105 * 32:], "leaf range tail")
 
-# --- lookups: answered when this build has the leaf index, else 501
-status, _, data = server.request("GET", "/v1/leaf/" + raw[:32].hex())
-check(status in (200, 404, 501), (status, data))
-if status == 200:
-    check(json.loads(data)["index"] == 0, data)
-status, _, data = server.request("GET", "/v1/leaf/" + os.urandom(32).hex())
-check(status in (404, 501), (status, data))
+# --- lookups (SPEC §5): the lowest index, 404 when absent; a duplicate POST is 409 and changes nothing
+status, _, data = server.request("GET", "/v1/leaf/" + raw[32 * 7:32 * 8].hex())
+check(status == 200 and json.loads(data)["index"] == 7, (status, data))
+status, _, data = server.request("GET", "/v1/leaf/" + hexes[3])
+check(status == 200 and json.loads(data)["index"] == 103, (status, data))
+absent = os.urandom(32).hex()
+expect_error("GET", "/v1/leaf/" + absent, 404)
+by_leaf = server.json("GET", "/v1/proof?leaf=" + hexes[3])
+check(by_leaf["leaf_index"] == 103 and by_leaf["root"] == ack2["root"], by_leaf)
+check(server.json("GET", "/v1/proof?leaf=" + hexes[3] + "&size=104")["tree_size"] == 104, "proof by leaf in a prefix")
+expect_error("GET", "/v1/proof?leaf=" + hexes[3] + "&size=103", 404)
+expect_error("GET", "/v1/proof?leaf=" + absent, 404)
+expect_error("POST", "/v1/leaves", 409, bytes.fromhex(absent) + raw[32 * 9:32 * 10], RAW)
+expect_error("POST", "/v1/leaves", 409, json.dumps([absent, absent]), dict(AUTH, **{"Content-Type": "application/json"}))
+check(server.json("GET", "/v1/root")["size"] == 110, "a refused duplicate changed the tree")
+expect_error("GET", "/v1/leaf/" + absent, 404)
 
 # --- long poll
 t0 = time.monotonic()

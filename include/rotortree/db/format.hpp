@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "rotortree/leaf_index.hpp"
 #include "rotortree/types.hpp"
 
 namespace rotortree::db {
@@ -136,8 +137,20 @@ struct Meta {
   std::map<std::uint16_t, std::vector<std::uint8_t>> extensions;
 };
 inline constexpr std::uint16_t kExtensionRequired = 0x8000;
-/// Tags this build understands (none yet; see docs/file-formats.md).
+/// The leaf index (required: a reader without it would accept duplicates):
+/// the policy (1 index, 2 unique), three zero bytes, the 16-byte secret.
+/// Absent: policy none.
+inline constexpr std::uint16_t kExtLeafIndex = kExtensionRequired | 1;
+/// Tags this build understands (docs/file-formats.md).
 bool known_extension(std::uint16_t tag);
+struct LeafIndexRecord {
+  LeafPolicy policy = LeafPolicy::none;
+  LeafSecret secret{};
+};
+/// Store `record` in meta's extensions (policy none: no record).
+void set_leaf_index(Meta& meta, const LeafIndexRecord& record);
+/// The record decode_meta validated (policy none if absent).
+LeafIndexRecord leaf_index(const Meta& meta);
 /// Length of `level` of a tree of `size` leaves, and its full (immutable,
 /// stored in data files) chunk count: every chunk before the one holding the
 /// level's last node.
