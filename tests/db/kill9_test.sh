@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# kill -9 loop against `rotortree insert --ack`: after every kill the database
-# must hold at least the last acknowledged size, and its root must equal the
-# root of the same prefix computed in memory by `rotortree root --leaves`.
+# kill -9 loop against `rotortree insert --ack` into a `unique` database:
+# after every kill the database must hold at least the last acknowledged
+# size, and its root must equal the root of the same prefix computed in
+# memory by `rotortree root --leaves`; its leaf index must agree (a random
+# recovered leaf is found at its index and refused when offered again).
 # Before each kill a reader (`root --db`, which takes no lock) opens the live
 # database: it must see at least what was acknowledged before it, with the
-# right root.
+# right root. Every third cycle also kills a `rewind` at a random moment: the
+# database is then the tree before it or the rewound one (the rewound one if
+# `rewind` printed its result).
 # Usage: kill9_test.sh PATH/TO/rotortree [CYCLES]
 set -euo pipefail
 BIN=${1:?usage: kill9_test.sh PATH/TO/rotortree [CYCLES]}
@@ -14,7 +18,7 @@ trap 'rm -rf "$WORK"' EXIT
 DB="$WORK/db"
 ALL="$WORK/all.bin"   # every leaf ever offered, in order
 : > "$ALL"
-"$BIN" init "$DB" --arity 4
+"$BIN" init "$DB" --arity 4 --leaf-policy unique
 for cycle in $(seq 1 "$CYCLES"); do
   head -c $((32 * 200000)) /dev/urandom > "$WORK/batch.bin"
   before=$(wc -c < "$ALL")
@@ -53,6 +57,38 @@ for cycle in $(seq 1 "$CYCLES"); do
   if [[ "$root" != "$expected" ]]; then
     echo "cycle $cycle: root $root at size $size, expected $expected" >&2; exit 1
   fi
+  # The index agrees with the recovered tree.
+  k=$(( (RANDOM * 32768 + RANDOM) % size ))
+  leaf=$(dd if="$ALL" bs=32 skip="$k" count=1 status=none | od -An -tx1 | tr -d ' \n')
+  found=$("$BIN" find --db "$DB" "$leaf")
+  if [[ "$found" != "$leaf $k" ]]; then
+    echo "cycle $cycle: find of leaf $k gave '$found'" >&2; exit 1
+  fi
+  dd if="$ALL" bs=32 skip="$k" count=1 status=none > "$WORK/dup.bin"
+  rc=0; "$BIN" insert "$DB" --leaves "$WORK/dup.bin" 2>/dev/null || rc=$?
+  if (( rc != 1 )); then
+    echo "cycle $cycle: inserting leaf $k again exited $rc, expected 1 (a refused duplicate)" >&2; exit 1
+  fi
+  if (( cycle % 3 == 0 )); then
+    target=$(( size - (RANDOM % (size / 2 + 1)) ))
+    "$BIN" rewind "$DB" --size "$target" > "$WORK/rewind.txt" 2>/dev/null &
+    pid=$!
+    sleep "0.0$(( RANDOM % 10 ))"
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    read -r rsize rroot < <("$BIN" root --db "$DB")
+    if [[ -s "$WORK/rewind.txt" ]] && (( rsize != target )); then
+      echo "cycle $cycle: rewind to $target acknowledged, database has $rsize" >&2; exit 1
+    fi
+    if (( rsize != target && rsize != size )); then
+      echo "cycle $cycle: after a killed rewind from $size to $target the database has $rsize" >&2; exit 1
+    fi
+    truncate -s $((rsize * 32)) "$ALL"
+    if (( rsize > 0 )) && [[ "$rroot" != "$("$BIN" root --leaves "$ALL" | awk '{print $2}')" ]]; then
+      echo "cycle $cycle: root after the killed rewind is wrong at size $rsize" >&2; exit 1
+    fi
+    echo "cycle $cycle: rewind $size -> $target killed, recovered $rsize"
+  fi
   echo "cycle $cycle: live reader $live_size (acked $acked_live), acked $acked, recovered $size, roots ok"
 done
-echo "kill -9: $CYCLES cycles, no acknowledged leaf lost, every root correct, live readers consistent"
+echo "kill -9: $CYCLES cycles, no acknowledged leaf or rewind lost, every root and lookup correct, live readers consistent"
