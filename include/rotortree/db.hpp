@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -326,6 +327,7 @@ class RotorTree {
   };
 
   std::string path(const std::string& name) const { return db::detail::join(dir_, name); }
+  db::DataHeader data_header(unsigned level, std::uint64_t shard) const { return {params_, db_id_, level, shard}; }
 
   Error no_database() const { return db::detail::missing_database(*env_, dir_, ""); }
 
@@ -389,6 +391,7 @@ class RotorTree {
     params_ = meta.params;
     capacity_ = capacity_for_depth(N, params_.max_depth);
     meta_extensions_ = meta.extensions;
+    data_version_ = meta.version;
     leaf_index_ = db::leaf_index(meta);
     if (config_.leaf_policy && *config_.leaf_policy != leaf_index_.policy)
       throw Error(Errc::parameter_mismatch, "leaf policy " + std::string(to_string(*config_.leaf_policy)) +
@@ -525,16 +528,24 @@ class RotorTree {
       crcs = have_crcs ? meta.chunk_crcs[l] : std::vector<std::uint32_t>(full);
       for (std::uint64_t first = 0; first < full; first += kShardChunks) {
         const std::uint64_t count = std::min<std::uint64_t>(kShardChunks, full - first);
-        const std::string file = path(db::data_name(l, first / kShardChunks));
+        const std::uint64_t shard = first / kShardChunks;
+        const std::string file = path(db::data_name(l, shard, data_version_));
+        // Every chunk is at a shard offset of its file (after its header).
+        auto offset = [&](std::uint64_t c) { return db::data_offset(c, N, data_version_); };
+        if (data_version_ >= 4) {  // the file is this database's, of this level and shard
+          std::vector<std::uint8_t> header(db::kDataHeaderBytes);
+          header.resize(env_->open(file, db::OpenMode::read)->read_at(0, header));
+          db::check_data_header(header, file, data_header(l, shard));
+        }
         if (l < config_.pin_above_level) {
-          auto region = env_->map(file, 0, count * kChunkBytes);
+          auto region = env_->map(file, offset(0), count * kChunkBytes);
           // Mapped chunks are not read on open; the first and last of each
           // file are, so that a data file of another database (or another
           // level) is refused by name without verify_on_open.
           if (have_crcs && !config_.verify_on_open)  // verify checks every node (and names it)
             for (const std::uint64_t c : {std::uint64_t{0}, count - 1})
               if (db::crc32c(region->data() + c * kChunkBytes, kChunkBytes) != crcs[first + c])
-                throw Error(Errc::corruption, "corrupted " + file + " at byte offset " + std::to_string(c * kChunkBytes) +
+                throw Error(Errc::corruption, "corrupted " + file + " at byte offset " + std::to_string(offset(c)) +
                                                   ": checksum mismatch in chunk " + std::to_string(first + c) + " of level " +
                                                   std::to_string(l) + " (a data file of another database?)");
           for (std::uint64_t c = 0; c < count; ++c) {
@@ -563,9 +574,9 @@ class RotorTree {
           for (std::uint64_t c = begin; c < end; ++c) {
             auto* chunk = reinterpret_cast<std::uint8_t*>(store.writable(l, (first + c) * kChunkNodes));
             try {
-              if (handle->read_at(c * kChunkBytes, {chunk, kChunkBytes}) != kChunkBytes)
+              if (handle->read_at(offset(c), {chunk, kChunkBytes}) != kChunkBytes)
                 return fail(c, Error(Errc::corruption, "data file " + file + " is shorter than its checkpoint says (" +
-                                                           std::to_string((c + 1) * kChunkBytes) + " bytes needed)"));
+                                                           std::to_string(offset(c + 1)) + " bytes needed)"));
             } catch (const Error& e) {
               return fail(c, e);
             }
@@ -574,7 +585,7 @@ class RotorTree {
               crcs[first + c] = crc;
             else if (crc != crcs[first + c])
               return fail(c, Error(Errc::corruption, "corrupted " + file + " at byte offset " +
-                                                         std::to_string(c * kChunkBytes) + ": checksum mismatch in chunk " +
+                                                         std::to_string(offset(c)) + ": checksum mismatch in chunk " +
                                                          std::to_string(first + c) + " of level " + std::to_string(l)));
           }
         };
@@ -630,7 +641,7 @@ class RotorTree {
     auto corrupt = [&](unsigned level, std::uint64_t index, const std::string& what) {
       return Error(Errc::corruption, "checkpoint of " + dir_ + " fails verification: node " + std::to_string(index) +
                                          " of level " + std::to_string(level) + " (data file " +
-                                         path(db::data_name(level, index / kChunkNodes / kShardChunks)) + ") " + what);
+                                         path(db::data_name(level, index / kChunkNodes / kShardChunks, data_version_)) + ") " + what);
     };
     if (store.at(depth, 0) != meta.root)
       throw Error(Errc::corruption, "checkpoint of " + dir_ + " fails verification: the top node " +
@@ -909,9 +920,11 @@ class RotorTree {
     meta.wal_id = wal_id;
     meta.unix_ms = db::detail::now_unix_ms();
     std::vector<std::uint64_t> full_after(MaxDepth + 1, 0);
+    const bool upgrade = data_version_ < db::kMetaVersion;
     if (meta.size > 0) {
       meta.root = *snap.root();
       std::map<std::uint64_t, std::unique_ptr<db::File>> files;  // key: level << 40 | shard
+      std::deque<std::vector<std::uint8_t>> header_bytes;  // stable addresses for the gathered writes
       for (unsigned l = 0; l <= snap.depth(); ++l) {
         const std::uint64_t length = db::level_length(meta.size, N, l);
         const std::uint64_t full = db::full_chunks(length, N);
@@ -921,19 +934,22 @@ class RotorTree {
         // with one page-table entry per 2 MiB instead of one per 4 KiB.
         constexpr std::uint64_t kRunChunks = std::max<std::uint64_t>(1, (std::uint64_t{2} << 20) / kChunkBytes);
         std::vector<std::span<const std::uint8_t>> run;
-        std::vector<std::uint32_t> crcs = chunk_crcs_[l];  // taken over once meta is written
-        for (std::uint64_t c = checkpoint_chunks_[l]; c < full;) {
+        // The checkpoint that upgrades headerless data files writes every
+        // full chunk into new files (the old ones stay until meta names these).
+        std::vector<std::uint32_t> crcs = upgrade ? std::vector<std::uint32_t>{} : chunk_crcs_[l];  // taken over once meta is written
+        for (std::uint64_t c = upgrade ? 0 : checkpoint_chunks_[l]; c < full;) {
           const std::uint64_t shard = c / kShardChunks;
           auto& file = files[std::uint64_t{l} << 40 | shard];
           if (!file) file = env_->open(path(db::data_name(l, shard)), db::OpenMode::create);
           const std::uint64_t stop = std::min({full, (c / kRunChunks + 1) * kRunChunks, (shard + 1) * kShardChunks});
           run.clear();
+          if (c % kShardChunks == 0) run.emplace_back(header_bytes.emplace_back(db::encode_data_header(data_header(l, shard))));
           for (std::uint64_t k = c; k < stop; ++k) {
             const auto* chunk = reinterpret_cast<const std::uint8_t*>(store.chunk_of(l, k * kChunkNodes));
             run.emplace_back(chunk, kChunkBytes);
             crcs.push_back(db::crc32c(chunk, kChunkBytes));
           }
-          file->write_gather((c % kShardChunks) * kChunkBytes, run);
+          file->write_gather(db::data_offset(c % kShardChunks, N) - (c % kShardChunks == 0 ? db::kDataHeaderBytes : 0), run);
           c = stop;
         }
         meta.chunk_crcs.push_back(std::move(crcs));
@@ -945,15 +961,19 @@ class RotorTree {
       if (!files.empty()) env_->sync_dir(dir_);
     }
     db::detail::write_atomically(*env_, dir_, db::kMetaName, db::encode_meta(meta));
-    // The log before wal_id is now redundant; a leftover is removed on open.
+    data_version_ = db::kMetaVersion;
+    // The log before wal_id is now redundant, and so are data files without
+    // a header (an upgrade's leftovers); what a failure here leaves is
+    // removed by the next checkpoint.
     try {
       for (const std::string& name : env_->list(dir_)) {
         std::uint64_t id;
-        if (db::parse_wal_name(name, id) && id < wal_id) env_->remove(path(name));
+        if ((db::parse_wal_name(name, id) && id < wal_id) || db::is_headerless_data_name(name)) env_->remove(path(name));
       }
     } catch (const Error&) {
     }
-    for (unsigned l = 0; l <= MaxDepth; ++l) checkpoint_chunks_[l] = std::max(checkpoint_chunks_[l], full_after[l]);
+    for (unsigned l = 0; l <= MaxDepth; ++l)
+      checkpoint_chunks_[l] = upgrade ? full_after[l] : std::max(checkpoint_chunks_[l], full_after[l]);
     meta.chunk_crcs.resize(MaxDepth + 1);
     chunk_crcs_ = std::move(meta.chunk_crcs);
     std::lock_guard lock(stats_mutex_);
@@ -976,7 +996,8 @@ class RotorTree {
         while (c < checkpoint_chunks_[l]) {
           const std::uint64_t shard = c / kShardChunks;
           const std::uint64_t end = std::min<std::uint64_t>(checkpoint_chunks_[l], (shard + 1) * kShardChunks);
-          auto region = env_->map(path(db::data_name(l, shard)), (c % kShardChunks) * kChunkBytes, (end - c) * kChunkBytes);
+          auto region = env_->map(path(db::data_name(l, shard, data_version_)), db::data_offset(c % kShardChunks, N, data_version_),
+                                  (end - c) * kChunkBytes);
           for (std::uint64_t k = c; k < end; ++k)
             swaps.push_back({l, k, reinterpret_cast<Node*>(const_cast<std::uint8_t*>(region->data()) + (k - c) * kChunkBytes)});
           {
@@ -1031,6 +1052,9 @@ class RotorTree {
   db::DbId db_id_{};
   std::map<std::uint16_t, std::vector<std::uint8_t>> meta_extensions_;
   db::LeafIndexRecord leaf_index_;
+  /// The format of the data files meta names (its version): below 4 they
+  /// have no header, and the next checkpoint rewrites them (write_checkpoint).
+  std::uint32_t data_version_ = db::kMetaVersion;
   bool closed_ = false;
   bool pending_rewind_checkpoint_ = false;
 };

@@ -292,7 +292,7 @@ std::vector<std::uint8_t> encode_meta(const Meta& meta) {
       throw Error(Errc::invalid_argument, "metadata record: wrong chunk checksum count for level " + std::to_string(l));
     chunks += meta.chunk_crcs[l].size();
   }
-  const std::uint32_t version = meta.version == 1 || meta.version == 2 ? meta.version : kMetaVersion;
+  const std::uint32_t version = meta.version >= 1 && meta.version < kMetaVersion ? meta.version : kMetaVersion;
   if (version == 1) chunks = 0;
   std::size_t extension_bytes = 0;
   if (version >= 3)
@@ -429,11 +429,54 @@ bool parse_wal_name(const std::string& name, std::uint64_t& id) {
   }
   return true;
 }
-std::string data_name(unsigned level, std::uint64_t shard) {
+std::string data_name(unsigned level, std::uint64_t shard, std::uint32_t meta_version) {
   char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "data-L%02u-%06llu.bin", level, static_cast<unsigned long long>(shard));
+  std::snprintf(buffer, sizeof buffer, "data-L%02u-%06llu.%s", level, static_cast<unsigned long long>(shard),
+                meta_version >= 4 ? "dat" : "bin");
   return buffer;
 }
 bool parse_data_name(const std::string& name) { return name.compare(0, 6, "data-L") == 0; }
+bool is_headerless_data_name(const std::string& name) {
+  return parse_data_name(name) && name.size() > 4 && name.compare(name.size() - 4, 4, ".bin") == 0;
+}
+
+namespace {
+constexpr char kDataMagic[9] = "RTREEDAT";
+constexpr std::uint32_t kDataVersion = 1;
+}  // namespace
+
+std::vector<std::uint8_t> encode_data_header(const DataHeader& header) {
+  std::vector<std::uint8_t> out(kDataHeaderBytes, 0);
+  std::memcpy(out.data(), kDataMagic, 8);
+  put32(out.data() + 8, kDataVersion);
+  put_params(out.data() + 12, header.params);
+  std::memcpy(out.data() + 24, header.db_id.data(), 16);
+  out[40] = kRoleData;
+  put32(out.data() + 44, header.level);
+  put64(out.data() + 48, header.shard);
+  put32(out.data() + kDataHeaderBytes - 4, crc32c(out.data(), kDataHeaderBytes - 4));
+  return out;
+}
+
+void check_data_header(std::span<const std::uint8_t> bytes, const std::string& file, const DataHeader& expected) {
+  if (bytes.size() < kDataHeaderBytes) corrupt(file, bytes.size(), "data file shorter than its header");
+  const std::uint8_t* h = bytes.data();
+  if (std::memcmp(h, kDataMagic, 8) != 0) corrupt(file, 0, "not a rotortree data file (bad magic)");
+  if (crc32c(h, kDataHeaderBytes - 4) != get32(h + kDataHeaderBytes - 4))
+    corrupt(file, kDataHeaderBytes - 4, "data file header checksum mismatch");
+  if (get32(h + 8) != kDataVersion) corrupt(file, 8, "unsupported data file version " + std::to_string(get32(h + 8)));
+  if (h[40] != kRoleData) corrupt(file, 40, "not a data file (role " + std::to_string(h[40]) + ")");
+  check_params(get_params(h + 12, file, 12), expected.params, file);
+  DbId id;
+  std::memcpy(id.data(), h + 24, 16);
+  if (id != expected.db_id)
+    corrupt(file, 24, "the data file belongs to another database (identity " + to_hex(id) + ", this database's is " +
+                          to_hex(expected.db_id) + ")");
+  const std::uint32_t level = get32(h + 44);
+  const std::uint64_t shard = get64(h + 48);
+  if (level != expected.level || shard != expected.shard)
+    corrupt(file, 44, "the file holds shard " + std::to_string(shard) + " of level " + std::to_string(level) +
+                          ", not shard " + std::to_string(expected.shard) + " of level " + std::to_string(expected.level));
+}
 
 }  // namespace rotortree::db

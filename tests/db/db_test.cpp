@@ -32,6 +32,18 @@ std::vector<Node> make_leaves(std::size_t n, std::uint64_t seed) {
   return leaves;
 }
 
+// The data files of `files` as meta versions 1..3 had them: no header, `.bin`.
+void strip_data_headers(std::map<std::string, std::vector<std::uint8_t>>& files) {
+  std::map<std::string, std::vector<std::uint8_t>> out;
+  for (auto& [name, bytes] : files) {
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".dat") == 0 && name.find("/data-L") != std::string::npos)
+      out[name.substr(0, name.size() - 4) + ".bin"].assign(bytes.begin() + db::kDataHeaderBytes, bytes.end());
+    else
+      out[name] = std::move(bytes);
+  }
+  files = std::move(out);
+}
+
 Node model_root(const std::vector<Node>& leaves, std::uint64_t size) {
   if (size == 1) return leaves[0];
   Model model(TreeOptions{.threads = 1});
@@ -148,12 +160,13 @@ TEST(Db, VerifyFindsCorruptionInEveryMappedLevel) {
   for (unsigned level = 0;; ++level) {
     const fs::path file = dir / db::data_name(level, 0);
     if (!fs::exists(file)) break;
-    const std::uint64_t nodes = fs::file_size(file) / sizeof(Node);
+    const std::uint64_t nodes = (fs::file_size(file) - db::kDataHeaderBytes) / sizeof(Node);
     for (std::uint64_t node : {std::uint64_t{0}, nodes / 2 + 3, nodes - 1}) {
+      const auto at = static_cast<std::streamoff>(db::kDataHeaderBytes + node * sizeof(Node) + 17);
       std::fstream stream(file, std::ios::in | std::ios::out | std::ios::binary);
-      stream.seekg(static_cast<std::streamoff>(node * sizeof(Node) + 17));
+      stream.seekg(at);
       const char original = static_cast<char>(stream.get());
-      stream.seekp(static_cast<std::streamoff>(node * sizeof(Node) + 17));
+      stream.seekp(at);
       stream.put(static_cast<char>(original ^ 0x20));
       stream.close();
       // A damaged leaf shows in its parent; a damaged inner node in itself.
@@ -167,7 +180,7 @@ TEST(Db, VerifyFindsCorruptionInEveryMappedLevel) {
         EXPECT_NE(std::string(e.what()).find(where), std::string::npos) << where << "| " << e.what();
       }
       stream.open(file, std::ios::in | std::ios::out | std::ios::binary);
-      stream.seekp(static_cast<std::streamoff>(node * sizeof(Node) + 17));
+      stream.seekp(at);
       stream.put(original);
     }
     ++levels_checked;
@@ -446,7 +459,10 @@ TEST(Db, DataFileCorruptionRefusedWithoutVerification) {
         FAIL() << name << " byte " << pos << ": opened with a damaged data file";
       } catch (const Error& e) {
         ASSERT_EQ(e.code(), Errc::corruption) << name << " byte " << pos << ": " << e.what();
-        const std::string chunk_offset = "at byte offset " + std::to_string(pos / (A * 4096) * (A * 4096)) + ":";
+        // In the header: the file is named; in a chunk: the chunk's offset too.
+        const std::size_t header = db::kDataHeaderBytes;
+        const std::string chunk_offset =
+            pos < header ? "at byte offset " : "at byte offset " + std::to_string(header + (pos - header) / (A * 4096) * (A * 4096)) + ":";
         ASSERT_NE(std::string(e.what()).find(name + " " + chunk_offset), std::string::npos) << e.what();
       }
     }
@@ -480,15 +496,15 @@ TEST(Db, ParallelLoadReportsTheFirstDamagedChunk) {
     Db db(dir, config);
     EXPECT_EQ(*db.root(), model_root(leaves, leaves.size()));
   }
-  flip(1100 * kChunk + 77);
-  flip(300 * kChunk + 5);
+  flip(db::kDataHeaderBytes + 1100 * kChunk + 77);
+  flip(db::kDataHeaderBytes + 300 * kChunk + 5);
   for (int attempt = 0; attempt < 5; ++attempt) {
     try {
       Db db(dir, config);
       FAIL() << "opened with damaged chunks";
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), Errc::corruption);
-      EXPECT_NE(std::string(e.what()).find("at byte offset " + std::to_string(300 * kChunk) + ": checksum mismatch in chunk 300 of level 0"),
+      EXPECT_NE(std::string(e.what()).find("at byte offset " + std::to_string(db::kDataHeaderBytes + 300 * kChunk) + ": checksum mismatch in chunk 300 of level 0"),
                 std::string::npos) << e.what();
     }
   }
@@ -512,6 +528,7 @@ TEST(Db, VersionOneMetaOpensAndIsUpgraded) {
   meta = db::encode_meta(decoded);
   ASSERT_EQ(meta[8], 1);
   ASSERT_TRUE(db::decode_meta(meta, "meta").chunk_crcs.empty());
+  strip_data_headers(files);
   db::FaultInjectionEnv env;
   install(env, files);
   const auto more = make_leaves(3000, 6);
@@ -528,10 +545,12 @@ TEST(Db, VersionOneMetaOpensAndIsUpgraded) {
   Db db("/k", test_config(&env));
   EXPECT_EQ(*db.root(), model_root(all, all.size()));
   db.close();
-  // Damage in a chunk the version-1 checkpoint wrote is now caught.
-  auto damaged = env.contents("/k/data-L00-000000.bin");
-  damaged[100] ^= 0x01;
-  auto handle = env.open("/k/data-L00-000000.bin", db::OpenMode::create_truncate);
+  // Damage in a chunk the version-1 checkpoint wrote is now caught (the
+  // upgrade rewrote it into a data file with a header).
+  EXPECT_FALSE(env.exists("/k/data-L00-000000.bin"));
+  auto damaged = env.contents("/k/data-L00-000000.dat");
+  damaged[db::kDataHeaderBytes + 100] ^= 0x01;
+  auto handle = env.open("/k/data-L00-000000.dat", db::OpenMode::create_truncate);
   handle->write_at(0, damaged);
   handle->sync();
   try {
@@ -817,16 +836,34 @@ TEST(Reliability, FilesOfAnotherDatabaseAreRefused) {
       SCOPED_TRACE(name);
       expect_refused(env, "/s", name, config);
     }
+    for (const auto& [name, bytes] : a)  // one of a's data files in the place of another (its header names its level)
+      for (const auto& [other, other_bytes] : a) {
+        if (name == other || name.find("/data-") == std::string::npos || other.find("/data-") == std::string::npos) continue;
+        db::FaultInjectionEnv env;
+        auto mixed = a;
+        mixed[name] = other_bytes;
+        install_in(env, "/s", mixed);
+        SCOPED_TRACE(other + " as " + name);
+        expect_refused(env, "/s", name, config);
+      }
   }
 }
 
 namespace {
-// A database in the formats before identities: its live log rewritten as
-// version 1 (48-byte header, frames of record type 0) and its meta as
-// version `meta_version` (1 or 2).
+// A database in an older format: its data files without headers (meta
+// versions 1..3) and, before identities (1, 2), its live log rewritten as
+// version 1 (48-byte header, frames of record type 0); its meta as version
+// `meta_version`.
 std::map<std::string, std::vector<std::uint8_t>> legacy_files(const std::vector<Node>& leaves, const std::string& dir,
                                                               std::uint32_t meta_version) {
   auto files = checkpointed_and_live(leaves, dir);
+  strip_data_headers(files);
+  if (meta_version == 3) {
+    db::Meta meta = db::decode_meta(files[dir + "/meta"], "meta");
+    meta.version = 3;
+    files[dir + "/meta"] = db::encode_meta(meta);
+    return files;
+  }
   // Rewrite the live log as version 1: 48-byte header, type 0 frames.
   const std::string log = live_log(files);
   const auto scan = db::scan_wal(files[log], log, {A, 32, HashId::blake3, NodeHash::lean_imt}, 0);
@@ -860,7 +897,7 @@ std::map<std::string, std::vector<std::uint8_t>> legacy_files(const std::vector<
 // and version-2 logs.
 TEST(Reliability, OldFormatsOpenAndAreUpgraded) {
   const auto leaves = make_leaves(3000, 25);
-  for (std::uint32_t meta_version : {1u, 2u}) {
+  for (std::uint32_t meta_version : {1u, 2u, 3u}) {
     SCOPED_TRACE("meta version " + std::to_string(meta_version));
     auto files = legacy_files(leaves, "/o", meta_version);
     db::FaultInjectionEnv env;
@@ -883,6 +920,16 @@ TEST(Reliability, OldFormatsOpenAndAreUpgraded) {
     const db::Meta upgraded = db::decode_meta(env.contents("/o/meta"), "meta");
     EXPECT_EQ(upgraded.version, db::kMetaVersion);
     EXPECT_NE(upgraded.db_id, db::DbId{});
+    // The data files were rewritten with headers; the old ones are gone.
+    unsigned with_header = 0;
+    for (const std::string& name : env.list("/o")) {
+      EXPECT_FALSE(db::is_headerless_data_name(name)) << name;
+      if (db::parse_data_name(name)) {
+        ++with_header;
+        EXPECT_NO_THROW(db::check_data_header(env.contents("/o/" + name), name, {{A, 32, HashId::blake3, NodeHash::lean_imt}, upgraded.db_id, static_cast<unsigned>(std::stoul(name.substr(6, 2))), 0}));
+      }
+    }
+    EXPECT_GE(with_header, 2u);
     const std::string new_log = "/o/" + db::wal_name(upgraded.wal_id);
     EXPECT_EQ(db::scan_wal(env.contents(new_log), new_log, {A, 32, HashId::blake3, NodeHash::lean_imt}, 0).header.db_id,
               upgraded.db_id);

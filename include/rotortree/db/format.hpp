@@ -45,12 +45,17 @@ inline constexpr std::uint32_t kFormatVersion = 2;
 /// Of the metadata record: 2 adds a CRC32C of every full chunk of the data
 /// files; 3 adds the database identity and an extension area. Versions 1
 /// and 2 are still read and are rewritten as 3 by the next checkpoint.
-inline constexpr std::uint32_t kMetaVersion = 3;
+/// 4 (same layout as 3) names data files with a header (DataHeader, files
+/// `data-Lll-ssssss.dat`); up to 3 they have none (`.bin`). The checkpoint
+/// that upgrades a database rewrites its full chunks into the new files,
+/// and removes the old ones once the new meta is written.
+inline constexpr std::uint32_t kMetaVersion = 4;
 inline constexpr std::size_t kWalHeaderBytes = 64;       ///< version 2
 inline constexpr std::size_t kWalHeaderBytesV1 = 48;     ///< version 1
 /// The role byte of a log header (meta and data files are told by their
 /// magic / name): a file of another role is refused.
 inline constexpr std::uint8_t kRoleLog = 2;
+inline constexpr std::uint8_t kRoleData = 3;
 /// Record types, bits 8..15 of a frame's flags. 1: leaves appended (the
 /// payload is the leaves); version-1 logs have 0 there, read as leaves. A
 /// reader refuses a type it does not know (corruption naming file and offset);
@@ -160,11 +165,35 @@ std::vector<std::uint8_t> encode_meta(const Meta& meta);
 /// Throws Error(corruption) naming the file and offset.
 Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file);
 
+/// The header of a data file (meta version 4): one page, so that every
+/// chunk stays page-aligned for mappings. It ties the file to its database,
+/// role, level and shard: a file of another database or another place is
+/// refused by name. Layout in docs/file-formats.md.
+inline constexpr std::size_t kDataHeaderBytes = 4096;
+struct DataHeader {
+  DbParams params;
+  DbId db_id{};
+  unsigned level = 0;
+  std::uint64_t shard = 0;
+};
+std::vector<std::uint8_t> encode_data_header(const DataHeader& header);
+/// Throws Error(corruption) naming `file` and the offset unless `bytes` is
+/// the header `expected` describes (Error(parameter_mismatch) for other parameters).
+void check_data_header(std::span<const std::uint8_t> bytes, const std::string& file, const DataHeader& expected);
+
 /// File names.
 std::string wal_name(std::uint64_t id);
 bool parse_wal_name(const std::string& name, std::uint64_t& id);
-std::string data_name(unsigned level, std::uint64_t shard);
+/// The data file of `level`'s `shard` for a meta of `meta_version`.
+std::string data_name(unsigned level, std::uint64_t shard, std::uint32_t meta_version = kMetaVersion);
+/// Where chunk `chunk` of its shard starts in a data file of `meta_version`.
+inline constexpr std::uint64_t data_offset(std::uint64_t chunk, unsigned arity, std::uint32_t meta_version = kMetaVersion) {
+  return (meta_version >= 4 ? kDataHeaderBytes : 0) + chunk * chunk_bytes(arity);
+}
+/// Any data file (either version).
 bool parse_data_name(const std::string& name);
+/// A data file of the versions without a header (`.bin`).
+bool is_headerless_data_name(const std::string& name);
 inline constexpr const char* kMetaName = "meta";
 inline constexpr const char* kMetaTmpName = "meta.tmp";
 inline constexpr const char* kLockName = "LOCK";
