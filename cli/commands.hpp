@@ -29,7 +29,8 @@ void register_serve_command(CLI::App& app);
 void write_bench_report(const std::string& dir, bool quick);
 
 /// Open the database in `dir` read-only and return a snapshot of its latest
-/// state (used by `root`, `prove`, `consistency` with --db). Throws rotortree::Error.
-std::unique_ptr<AnySnapshot> open_db_snapshot(const std::string& dir);
+/// state (used by `root`, `prove`, `consistency`, `find` with --db), with the
+/// leaf index if `lookups`. Throws rotortree::Error.
+std::unique_ptr<AnySnapshot> open_db_snapshot(const std::string& dir, bool lookups);
 
 }  // namespace rotortree::cli

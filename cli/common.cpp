@@ -154,7 +154,7 @@ std::unique_ptr<AnySnapshot> TreeSource::open(LeafPolicy leaf_policy) const {
 
   if (from_db) {
     params_.params();  // reject an unsupported --arity etc. even though the database decides
-    std::unique_ptr<AnySnapshot> snapshot = open_db_snapshot(db_);
+    std::unique_ptr<AnySnapshot> snapshot = open_db_snapshot(db_, leaf_policy != LeafPolicy::none);
     if (std::string why = params_.mismatch(snapshot->params()); !why.empty())
       throw Error(Errc::parameter_mismatch, "database " + display_name(db_) + " is for " + why);
     if (snapshot->size() == 0) invalid("database " + display_name(db_) + " holds no leaves");

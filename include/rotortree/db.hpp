@@ -78,6 +78,10 @@ struct DbConfig {
   std::optional<LeafPolicy> leaf_policy;
   /// The index's secret at creation (nullopt: random). Tests only.
   std::optional<LeafSecret> leaf_secret;
+  /// Build the leaf index on open (a pass over every leaf). A read-only
+  /// open that never looks leaves up may skip it: its lookups then throw
+  /// Error(invalid_argument). Ignored by writers (they check uniqueness).
+  bool leaf_index = true;
   /// Hashing threads and parallel threshold of the tree (its node_hash,
   /// leaf_policy and leaf_secret are the database's).
   TreeOptions tree{};
@@ -87,7 +91,7 @@ struct DbConfig {
 struct DbInfo {
   DbParams params;
   LeafPolicy leaf_policy = LeafPolicy::none;
-  std::uint64_t index_bytes = 0;         ///< memory of the leaf index (rebuilt on open)
+  std::uint64_t index_bytes = 0;         ///< memory of the leaf index (0 if not built)
   std::uint64_t size = 0;
   unsigned depth = 0;
   std::optional<Node> root;
@@ -416,7 +420,8 @@ class RotorTree {
     load_checkpoint(meta);
     TreeOptions options = config_.tree;
     options.node_hash = params_.node_hash;
-    options.leaf_policy = leaf_index_.policy;  // the index is rebuilt from the leaves
+    // The index is rebuilt from the leaves (a reader may go without it).
+    options.leaf_policy = config_.read_only && !config_.leaf_index ? LeafPolicy::none : leaf_index_.policy;
     options.leaf_secret = leaf_index_.secret;
     if (config_.verify_on_open) verify(meta);
     tree_type tree(aliased_store(), meta.size, options);
