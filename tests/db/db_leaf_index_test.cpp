@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "fault_injection_env.hpp"
 #include "rotortree/db.hpp"
-#include "rotortree/db/env.hpp"
 #include "rotortree/db/format.hpp"
 
 using namespace rotortree;

@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "fault_injection_env.hpp"
 #include "rotortree/db.hpp"
 
 using namespace rotortree;

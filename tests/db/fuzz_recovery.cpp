@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fault_injection_env.hpp"
 #include "rotortree/db.hpp"
 
 using namespace rotortree;

@@ -26,6 +26,10 @@ cmake --install "$build" --prefix "$prefix" >"$tmp/install.log"
 for f in bin/rotortree include/rotortree/rotortree.hpp include/rotortree/version.hpp; do
   [[ -e "$prefix/$f" ]] || { echo "missing after install: $f" >&2; exit 1; }
 done
+# Test scaffolding stays out of the package (headers and library symbols).
+if grep -rlq "FaultInjectionEnv" "$prefix/include" || nm -C "$prefix"/lib*/librotortree.a 2>/dev/null | grep -q "FaultInjectionEnv"; then
+  echo "the installed package holds the test scaffolding (FaultInjectionEnv)" >&2; exit 1
+fi
 config=$(find "$prefix" -name rotortreeConfig.cmake -print -quit)
 pcfile=$(find "$prefix" -name rotortree.pc -print -quit)
 [[ -n "$config" && -n "$pcfile" ]] || { echo "missing rotortreeConfig.cmake or rotortree.pc" >&2; exit 1; }
