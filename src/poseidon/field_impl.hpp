@@ -363,18 +363,21 @@ struct Wide {
 
 #if defined(__x86_64__) && defined(__BMI2__) && defined(__ADX__) && !defined(ROTORTREE_FIELD_NO_ASM)
 // The 512-bit product in assembly: row 0 with one carry chain, rows 1..3 with
-// the two chains ADOX (low halves) and ADCX (high halves).
+// the two chains ADOX (low halves) and ADCX (high halves). Five registers
+// hold the limbs a row still adds to (limb k in t[k % 5]); a finished low limb
+// is stored at once, which keeps the register count within what clang allows.
 [[gnu::always_inline]] inline void wide_mul(const Fe& x, const Fe& y, Wide& out) noexcept {
-  u64 r0, r1, r2, r3, r4, r5, r6, r7, lo, hi;
+  u64 t0, t1, t2, t3, t4, lo, hi;
   asm("movq 0(%[b]), %%rdx\n\t"
-      "mulxq 0(%[a]), %[r0], %[r1]\n\t"
-      "mulxq 8(%[a]), %[lo], %[r2]\n\t"
-      "addq %[lo], %[r1]\n\t"
-      "mulxq 16(%[a]), %[lo], %[r3]\n\t"
-      "adcq %[lo], %[r2]\n\t"
-      "mulxq 24(%[a]), %[lo], %[r4]\n\t"
-      "adcq %[lo], %[r3]\n\t"
-      "adcq $0, %[r4]\n\t"
+      "mulxq 0(%[a]), %[t0], %[t1]\n\t"
+      "mulxq 8(%[a]), %[lo], %[t2]\n\t"
+      "addq %[lo], %[t1]\n\t"
+      "mulxq 16(%[a]), %[lo], %[t3]\n\t"
+      "adcq %[lo], %[t2]\n\t"
+      "mulxq 24(%[a]), %[lo], %[t4]\n\t"
+      "adcq %[lo], %[t3]\n\t"
+      "adcq $0, %[t4]\n\t"
+      "movq %[t0], %[w0]\n\t"
 #define ROTORTREE_WIDE_ROW(OFF, A, B, C, D, E) \
   "movq " #OFF "(%[b]), %%rdx\n\t"             \
   "xorl %k[lo], %k[lo]\n\t"                    \
@@ -392,17 +395,19 @@ struct Wide {
   "movl $0, %k[lo]\n\t"                        \
   "adcxq %[lo], %[" #E "]\n\t"                 \
   "adoxq %[lo], %[" #E "]\n\t"
-      ROTORTREE_WIDE_ROW(8, r1, r2, r3, r4, r5)
-      ROTORTREE_WIDE_ROW(16, r2, r3, r4, r5, r6)
-      ROTORTREE_WIDE_ROW(24, r3, r4, r5, r6, r7)
+      ROTORTREE_WIDE_ROW(8, t1, t2, t3, t4, t0)
+      "movq %[t1], %[w1]\n\t"
+      ROTORTREE_WIDE_ROW(16, t2, t3, t4, t0, t1)
+      "movq %[t2], %[w2]\n\t"
+      ROTORTREE_WIDE_ROW(24, t3, t4, t0, t1, t2)
+      "movq %[t3], %[w3]\n\t"
 #undef ROTORTREE_WIDE_ROW
-      : [r0] "=&r"(r0), [r1] "=&r"(r1), [r2] "=&r"(r2), [r3] "=&r"(r3), [r4] "=&r"(r4), [r5] "=&r"(r5),
-        [r6] "=&r"(r6), [r7] "=&r"(r7), [lo] "=&r"(lo), [hi] "=&r"(hi)
+      : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [lo] "=&r"(lo),
+        [hi] "=&r"(hi), [w0] "=m"(out.w[0]), [w1] "=m"(out.w[1]), [w2] "=m"(out.w[2]), [w3] "=m"(out.w[3])
       : [a] "r"(x.limb), [b] "r"(y.limb), "m"(*reinterpret_cast<const u64(*)[4]>(x.limb)),
         "m"(*reinterpret_cast<const u64(*)[4]>(y.limb))
       : "rdx", "cc");
-  out.w[0] = r0; out.w[1] = r1; out.w[2] = r2; out.w[3] = r3;
-  out.w[4] = r4; out.w[5] = r5; out.w[6] = r6; out.w[7] = r7;
+  out.w[4] = t4; out.w[5] = t0; out.w[6] = t1; out.w[7] = t2;
 }
 
 // reduce_wide_c in assembly; the carries out of each round's top limb rise
