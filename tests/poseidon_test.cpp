@@ -103,6 +103,34 @@ TEST(Bn254Field, OperationsMatchGmp) {
   }
 }
 
+// The lazily reduced sum of products (one reduction per five products) for
+// every row length the permutation uses, with every factor's limbs p-1 (the
+// largest unreduced sum) and random factors.
+TEST(Bn254Field, DotProductMatchesGmp) {
+  const auto samples = field_samples(40);
+  for (const bn254::FieldOps* ops : all_ops()) {
+    SCOPED_TRACE(ops->name);
+    for (unsigned n = 1; n <= poseidon::kMaxWidth; ++n) {
+      for (std::size_t first = 0; first < samples.size(); first += 7) {
+        Fe m[poseidon::kMaxWidth], s[poseidon::kMaxWidth];
+        mpz_class expected = 0;
+        for (unsigned j = 0; j < n; ++j) {
+          // first == 0: the Montgomery limbs themselves are p-1.
+          const Fe largest = bn254::Fe{{poseidon::kModulus[0] - 1, poseidon::kModulus[1], poseidon::kModulus[2],
+                                        poseidon::kModulus[3]}};
+          m[j] = first == 0 ? largest : mpz_to_fe(samples[(first + j) % samples.size()]);
+          s[j] = first == 0 ? largest : mpz_to_fe(samples[(first + 3 * j + 1) % samples.size()]);
+          expected += fe_to_mpz(m[j]) * fe_to_mpz(s[j]);
+        }
+        Fe out;
+        ops->dot(m, s, n, out);
+        ASSERT_EQ(to_mpz({out.limb[0], out.limb[1], out.limb[2], out.limb[3]}) < kP, true) << "n " << n;
+        ASSERT_EQ(fe_to_mpz(out), mpz_class(expected % kP)) << "n " << n;
+      }
+    }
+  }
+}
+
 TEST(Bn254Field, MontgomeryFormIsFullyReduced) {
   for (const mpz_class& a : field_samples(50)) {
     const Fe f = mpz_to_fe(a);

@@ -772,14 +772,21 @@ class LeanIMT {
   }
 
   /// Run body(b, e) over [begin, end): on the pool when the range is large
-  /// enough (in ranges of the hasher's default_parallel_grain), else in this thread.
+  /// enough, else in this thread. The pool's ranges are whole work units of
+  /// the hasher's default_parallel_grain parents, aligned to multiples of it
+  /// (only the first and last may be cut), so that each range feeds the batch
+  /// kernel whole groups of lanes and whole chunks (a piece of 13 Poseidon
+  /// parents would cost two 8-lane batches).
   template <class Body>
   void for_parent_ranges(std::uint64_t begin, std::uint64_t end, const Body& body) {
-    if (executor_ && end - begin >= parallel_threshold_)
-      executor_->for_ranges(begin, end, default_parallel_grain<H>(),
-                            [&](std::size_t b, std::size_t e) { body(b, e); });
-    else
+    if (executor_ && end - begin >= parallel_threshold_) {
+      constexpr std::uint64_t unit = default_parallel_grain<H>();
+      executor_->for_ranges(begin / unit, (end + unit - 1) / unit, 1, [&](std::size_t b, std::size_t e) {
+        body(std::max<std::uint64_t>(begin, b * unit), std::min<std::uint64_t>(end, e * unit));
+      });
+    } else {
       body(begin, end);
+    }
   }
 
   /// Level-0 groups [begin, end), all made of new leaves: hash them from the

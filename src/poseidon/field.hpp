@@ -38,6 +38,9 @@ struct FieldOps {
   void (*mul)(const Fe& a, const Fe& b, Fe& out) noexcept;
   void (*square)(const Fe& a, Fe& out) noexcept;
   void (*pow5)(const Fe& a, Fe& out) noexcept;
+  /// out = sum_j m[j]*s[j] for j < n (1..17), reduced once per five products;
+  /// `out` must not alias m or s.
+  void (*dot)(const Fe* m, const Fe* s, unsigned n, Fe& out) noexcept;
   /// The Poseidon permutation of width t (optimised form) on state[0..t).
   void (*permute)(const MontTables& tables, Fe* state) noexcept;
 };

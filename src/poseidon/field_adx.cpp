@@ -19,7 +19,7 @@ namespace adx {
 
 const FieldOps& adx_ops_table() noexcept {
   static constexpr FieldOps kOps{"mulx-adx", &adx::add_fn,    &adx::sub_fn, &adx::mul_fn,
-                                 &adx::square_fn, &adx::pow5_fn, &adx::permute};
+                                 &adx::square_fn, &adx::pow5_fn, &adx::dot_fn, &adx::permute};
   return kOps;
 }
 

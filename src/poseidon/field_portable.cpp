@@ -14,7 +14,7 @@ namespace portable {
 
 const FieldOps& portable_ops() noexcept {
   static constexpr FieldOps kOps{"portable",         &portable::add_fn,   &portable::sub_fn,
-                                 &portable::mul_fn,  &portable::square_fn, &portable::pow5_fn,
+                                 &portable::mul_fn,  &portable::square_fn, &portable::pow5_fn, &portable::dot_fn,
                                  &portable::permute};
   return kOps;
 }
