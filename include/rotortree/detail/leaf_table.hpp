@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "rotortree/leaf_index.hpp"
 #include "rotortree/types.hpp"
@@ -109,11 +110,15 @@ class LeafTable {
   }
   void prefetch(std::uint64_t h) const noexcept { __builtin_prefetch(&table_[home(h)]); }
 
-  /// Positions of the candidates of the home bucket (prefetch stage of a batch).
+  /// Positions of the candidates of the home bucket (prefetch stage of a
+  /// batch); the next bucket is prefetched when the probe will continue there.
   template <class Fn>
   void for_home_candidates(std::uint64_t h, const Fn& fn) const noexcept {
-    const LeafBucket& bucket = table_[home(h)];
-    unsigned mask = match(load(bucket.words[0]), load(bucket.words[1]), tag_of(h));
+    const std::uint64_t b = home(h);
+    const LeafBucket& bucket = table_[b];
+    const std::uint64_t w1 = load(bucket.words[1]);
+    if ((w1 >> 32) != 0) __builtin_prefetch(&table_[b + 1 == buckets_ ? 0 : b + 1]);
+    unsigned mask = match(load(bucket.words[0]), w1, tag_of(h));
     while (mask != 0) {
       fn(load_position(bucket, static_cast<unsigned>(std::countr_zero(mask))));
       mask &= mask - 1;
@@ -223,9 +228,11 @@ class LeafTable {
   /// Bit j set: tag byte j (0..11) equals `tag`.
   static unsigned match(std::uint64_t w0, std::uint64_t w1, std::uint8_t tag) noexcept {
 #if defined(__SSE2__)
+    // The tag broadcast by a multiply (_mm_set1_epi8 compiles to a byte store
+    // and a wider reload here: a store-forwarding stall on every probe).
     const __m128i words = _mm_set_epi64x(static_cast<long long>(w1), static_cast<long long>(w0));
-    return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(words, _mm_set1_epi8(static_cast<char>(tag))))) &
-           0xfffu;
+    const __m128i tags = _mm_set1_epi64x(static_cast<long long>(tag * 0x0101010101010101ULL));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(words, tags))) & 0xfffu;
 #else
     unsigned mask = 0;
     for (unsigned j = 0; j < kSlots; ++j)
@@ -238,6 +245,55 @@ class LeafTable {
   std::uint64_t buckets_;
   LeafHashKeys keys_;
   std::uint64_t entries_ = 0;
+};
+
+/// A hash and the offset of its leaf inside a block (bucket-order indexing).
+struct HashedOffset {
+  std::uint64_t hash;
+  std::uint64_t offset;
+};
+
+/// Sorts a block of hashes by their top bits, stably (counting sort): the
+/// home bucket mulhi(h, buckets) is monotone in h, so entries added in this
+/// order fill the table in address order, and equal hashes (equal leaves)
+/// keep their position order. One per thread, reused across calls (no page
+/// faults of fresh scratch memory per batch).
+class BucketOrder {
+ public:
+  static constexpr std::size_t kBlock = std::size_t{1} << 20;  // 24 MiB of scratch
+  static constexpr unsigned kBits = 12;                          // 4096 partitions
+
+  static BucketOrder& of_this_thread() {
+    thread_local BucketOrder order;
+    return order;
+  }
+  /// Allocate for blocks of up to `n` (may throw; call before changing anything).
+  void prepare(std::size_t n) {
+    if (hashes_.size() < n) {
+      hashes_.resize(n);
+      sorted_.resize(n);
+    }
+  }
+  /// sorted()[0, n) = (hash(i), i) for i in [0, n), ordered by the hash's top kBits.
+  template <class Hash>
+  const HashedOffset* sort(std::size_t n, const Hash& hash) noexcept {
+    std::uint32_t counts[(1u << kBits) + 1] = {};
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t h = hash(i);
+      hashes_[i] = h;
+      ++counts[(h >> (64 - kBits)) + 1];
+    }
+    for (unsigned b = 1; b <= (1u << kBits); ++b) counts[b] += counts[b - 1];
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t h = hashes_[i];
+      sorted_[counts[h >> (64 - kBits)]++] = HashedOffset{h, i};
+    }
+    return sorted_.data();
+  }
+
+ private:
+  std::vector<std::uint64_t> hashes_;
+  std::vector<HashedOffset> sorted_;
 };
 
 }  // namespace rotortree::detail
