@@ -701,7 +701,6 @@ class LeanIMT {
   template <class Leaf>
   static std::optional<DuplicateLeaf> index_range(detail::LeafTable& table, std::uint64_t first,
                                                   std::uint64_t count, const Leaf& leaf, bool refuse) {
-    if (count >= kBucketOrderMin) return index_range_by_bucket(table, first, count, leaf, refuse);
     std::optional<DuplicateLeaf> duplicate;
     detail::pipeline(
         table, count, [&](std::size_t i) { return table.hash(leaf(first + i)); },
@@ -728,64 +727,6 @@ class LeanIMT {
             table.remove(table.hash(leaf(first + j)), static_cast<std::uint32_t>(first + j));
           return false;
         });
-    return duplicate;
-  }
-
-  /// Ranges from this size on are indexed in bucket order (index_range_by_bucket).
-  static constexpr std::uint64_t kBucketOrderMin = 4096;
-
-  /// index_range of a large range, with the same result: in blocks, each
-  /// sorted by hash (detail::BucketOrder), so the table is written in address
-  /// order (few TLB and DRAM-page misses) instead of at random. Equal leaves
-  /// have equal hashes and keep their position order, so the first occurrence
-  /// is still the one indexed; the reported repeat is the lowest batch
-  /// position that repeats (later blocks are then skipped), as in position
-  /// order. A refusal undoes the range's entries newest first.
-  template <class Leaf>
-  static std::optional<DuplicateLeaf> index_range_by_bucket(detail::LeafTable& table, std::uint64_t first,
-                                                            std::uint64_t count, const Leaf& leaf, bool refuse) {
-    constexpr std::size_t kBlock = detail::BucketOrder::kBlock;
-    detail::BucketOrder& order = detail::BucketOrder::of_this_thread();
-    order.prepare(static_cast<std::size_t>(std::min<std::uint64_t>(count, kBlock)));
-    // Offsets (from first) of the entries appended, in order: a refusal removes them newest first.
-    std::unique_ptr<std::uint32_t[]> appended(refuse ? new std::uint32_t[count] : nullptr);
-    std::size_t appended_count = 0;
-    std::optional<DuplicateLeaf> duplicate;
-    for (std::uint64_t start = 0; start < count && !duplicate; start += kBlock) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, count - start));
-      const std::uint64_t base = first + start;
-      const detail::HashedOffset* sorted = order.sort(n, [&](std::size_t i) { return table.hash(leaf(base + i)); });
-      detail::pipeline(
-          table, n, [&](std::size_t k) { return sorted[k].hash; },
-          [&](std::size_t k, std::uint64_t h) {
-            const std::uint64_t position = base + sorted[k].offset;
-            table.for_home_candidates(h, [&](std::uint64_t p) {
-              if (p < position) __builtin_prefetch(&leaf(p));
-            });
-          },
-          [&](std::size_t k, std::uint64_t h) {
-            // The leaf itself is read only for a candidate: in this order it is a random access.
-            const std::uint64_t position = base + sorted[k].offset;
-            const std::uint64_t p = table.find(
-                h, [&](std::uint64_t q) { return q < position && detail::same_node(leaf(q), leaf(position)); });
-            if (p == detail::kNoPosition) {
-              table.append(h, static_cast<std::uint32_t>(position));
-              if (refuse) appended[appended_count++] = static_cast<std::uint32_t>(position - first);
-              return true;
-            }
-            if (refuse && (!duplicate || position - first < duplicate->batch_position)) {
-              duplicate = DuplicateLeaf{leaf(position), position - first, std::nullopt, std::nullopt};
-              if (p < first)
-                duplicate->tree_index = p;
-              else
-                duplicate->earlier_batch_position = p - first;
-            }
-            return true;
-          });
-    }
-    if (duplicate)
-      for (std::size_t j = appended_count; j-- > 0;)
-        table.remove(table.hash(leaf(first + appended[j])), static_cast<std::uint32_t>(first + appended[j]));
     return duplicate;
   }
 

@@ -8,7 +8,6 @@
 #include <cstring>
 #include <optional>
 #include <span>
-#include <vector>
 
 #include "rotortree/leaf_index.hpp"
 #include "rotortree/types.hpp"
@@ -245,55 +244,6 @@ class LeafTable {
   std::uint64_t buckets_;
   LeafHashKeys keys_;
   std::uint64_t entries_ = 0;
-};
-
-/// A hash and the offset of its leaf inside a block (bucket-order indexing).
-struct HashedOffset {
-  std::uint64_t hash;
-  std::uint64_t offset;
-};
-
-/// Sorts a block of hashes by their top bits, stably (counting sort): the
-/// home bucket mulhi(h, buckets) is monotone in h, so entries added in this
-/// order fill the table in address order, and equal hashes (equal leaves)
-/// keep their position order. One per thread, reused across calls (no page
-/// faults of fresh scratch memory per batch).
-class BucketOrder {
- public:
-  static constexpr std::size_t kBlock = std::size_t{1} << 20;  // 24 MiB of scratch
-  static constexpr unsigned kBits = 12;                          // 4096 partitions
-
-  static BucketOrder& of_this_thread() {
-    thread_local BucketOrder order;
-    return order;
-  }
-  /// Allocate for blocks of up to `n` (may throw; call before changing anything).
-  void prepare(std::size_t n) {
-    if (hashes_.size() < n) {
-      hashes_.resize(n);
-      sorted_.resize(n);
-    }
-  }
-  /// sorted()[0, n) = (hash(i), i) for i in [0, n), ordered by the hash's top kBits.
-  template <class Hash>
-  const HashedOffset* sort(std::size_t n, const Hash& hash) noexcept {
-    std::uint32_t counts[(1u << kBits) + 1] = {};
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t h = hash(i);
-      hashes_[i] = h;
-      ++counts[(h >> (64 - kBits)) + 1];
-    }
-    for (unsigned b = 1; b <= (1u << kBits); ++b) counts[b] += counts[b - 1];
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t h = hashes_[i];
-      sorted_[counts[h >> (64 - kBits)]++] = HashedOffset{h, i};
-    }
-    return sorted_.data();
-  }
-
- private:
-  std::vector<std::uint64_t> hashes_;
-  std::vector<HashedOffset> sorted_;
 };
 
 }  // namespace rotortree::detail
