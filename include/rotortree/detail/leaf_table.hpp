@@ -109,11 +109,15 @@ class LeafTable {
   }
   void prefetch(std::uint64_t h) const noexcept { __builtin_prefetch(&table_[home(h)]); }
 
-  /// Positions of the candidates of the home bucket (prefetch stage of a batch).
+  /// Positions of the candidates of the home bucket (prefetch stage of a
+  /// batch); the next bucket is prefetched when the probe will continue there.
   template <class Fn>
   void for_home_candidates(std::uint64_t h, const Fn& fn) const noexcept {
-    const LeafBucket& bucket = table_[home(h)];
-    unsigned mask = match(load(bucket.words[0]), load(bucket.words[1]), tag_of(h));
+    const std::uint64_t b = home(h);
+    const LeafBucket& bucket = table_[b];
+    const std::uint64_t w1 = load(bucket.words[1]);
+    if ((w1 >> 32) != 0) __builtin_prefetch(&table_[b + 1 == buckets_ ? 0 : b + 1]);
+    unsigned mask = match(load(bucket.words[0]), w1, tag_of(h));
     while (mask != 0) {
       fn(load_position(bucket, static_cast<unsigned>(std::countr_zero(mask))));
       mask &= mask - 1;
@@ -223,9 +227,11 @@ class LeafTable {
   /// Bit j set: tag byte j (0..11) equals `tag`.
   static unsigned match(std::uint64_t w0, std::uint64_t w1, std::uint8_t tag) noexcept {
 #if defined(__SSE2__)
+    // The tag broadcast by a multiply (_mm_set1_epi8 compiles to a byte store
+    // and a wider reload here: a store-forwarding stall on every probe).
     const __m128i words = _mm_set_epi64x(static_cast<long long>(w1), static_cast<long long>(w0));
-    return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(words, _mm_set1_epi8(static_cast<char>(tag))))) &
-           0xfffu;
+    const __m128i tags = _mm_set1_epi64x(static_cast<long long>(tag * 0x0101010101010101ULL));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(words, tags))) & 0xfffu;
 #else
     unsigned mask = 0;
     for (unsigned j = 0; j < kSlots; ++j)
