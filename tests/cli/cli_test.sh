@@ -456,6 +456,19 @@ fi
 RC=0; timeout 60 "$BIN" root --leaves /dev/zero --max-leaves 100000 >"$OUT" 2>"$ERR" || RC=$?
 [[ $RC -eq 2 ]] && grep -q "more than 100000 leaves" "$ERR" && ! grep -q "std::" "$ERR" && pass \
   || fail "root --leaves /dev/zero: exit $RC, expected 2 with the bound"
+# SPEC §3: a checkpoint failing at the end of insert, after every leaf was made
+# durable in the log, is a warning (exit 0), and nothing is lost. A directory
+# where the checkpoint's first data file goes makes it fail.
+W="$WORK/warn-db"
+"$BIN" init "$W" >/dev/null 2>&1
+mkdir "$W/data-L00-000000.dat"
+run insert "$W" --leaves "$LEAVES"
+[[ $RC -eq 0 ]] && grep -q "^warning: every leaf is durable in the log (size 1000 root" "$ERR" && pass \
+  || fail "a failed close-time checkpoint after durable inserts: exit $RC, expected 0 with the warning"
+expect_output "the leaves of a failed close-time checkpoint are in the log" "$("$BIN" root --leaves "$LEAVES")" root --db "$W"
+rmdir "$W/data-L00-000000.dat"
+expect_exit 0 "the checkpoint succeeds once the obstacle is gone" checkpoint "$W"
+expect_output "and the root stays" "$("$BIN" root --leaves "$LEAVES")" root --db "$W"
 # --- find, prove --leaf (SPEC §5), from a leaf file ---------------------------------
 L5="$("$PYTHON" -c 'import hashlib,struct; print(hashlib.sha256(b"rotortree" + struct.pack("<Q", 5)).hexdigest())')"
 L999="$("$PYTHON" -c 'import hashlib,struct; print(hashlib.sha256(b"rotortree" + struct.pack("<Q", 999)).hexdigest())')"
