@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support.hpp"
 #include "fault_injection_env.hpp"
 #include "rotortree/db.hpp"
 #include "rotortree/db/format.hpp"
@@ -26,13 +27,7 @@ constexpr std::size_t A = 2;  // small chunks: checkpoints and mappings cover ma
 using Db = RotorTree<Blake3, A>;
 using Model = LeanIMT<Blake3, A>;
 
-std::vector<Node> make_leaves(std::size_t n, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<Node> leaves(n);
-  for (auto& leaf : leaves)
-    for (auto& b : leaf) b = static_cast<std::uint8_t>(rng());
-  return leaves;
-}
+std::vector<Node> make_leaves(std::size_t n, std::uint64_t seed) { return test::random_leaves(n, seed); }
 
 DbConfig test_config(db::Env* env, std::optional<LeafPolicy> policy) {
   DbConfig config;
