@@ -61,9 +61,9 @@ for cycle in $(seq 1 "$CYCLES"); do
   # The index agrees with the recovered tree.
   k=$(( (RANDOM * 32768 + RANDOM) % size ))
   leaf=$(dd if="$ALL" bs=32 skip="$k" count=1 status=none | od -An -tx1 | tr -d ' \n')
-  found=$("$BIN" find --db "$DB" "$leaf" 2>&1) || true
+  found=$("$BIN" find --db "$DB" "$leaf" 2>"$WORK/find.err") || true
   if [[ "$found" != "$leaf $k" ]]; then
-    echo "cycle $cycle: find of leaf $k gave '$found'" >&2; exit 1
+    echo "cycle $cycle: find of leaf $k gave '$found' ($(head -c 300 "$WORK/find.err"))" >&2; exit 1
   fi
   dd if="$ALL" bs=32 skip="$k" count=1 status=none > "$WORK/dup.bin"
   rc=0; "$BIN" insert "$DB" --leaves "$WORK/dup.bin" 2>/dev/null || rc=$?
