@@ -70,16 +70,21 @@ DbConfig cli_config() {
   return config;
 }
 
+// The readers' open, cheap whatever the size: every level mapped (checked by
+// its header and the first and last chunk of each file), the log tail
+// replayed, and the leaf index built only for lookups.
+DbConfig reader_config(bool lookups) {
+  DbConfig config = cli_config();
+  config.read_only = true;
+  config.pin_above_level = 33;
+  config.leaf_index = lookups;
+  return config;
+}
+
 }  // namespace
 
 std::unique_ptr<AnySnapshot> open_db_snapshot(const std::string& dir, bool lookups) {
-  DbConfig config = cli_config();
-  config.read_only = true;
-  // Cheap whatever the size: every level mapped (checked by its header and
-  // the first and last chunk of each file), the log tail replayed, and the
-  // leaf index built only for lookups.
-  config.pin_above_level = 33;
-  config.leaf_index = lookups;
+  const DbConfig config = reader_config(lookups);
   auto db = open_any_db(dir, config);
   auto snapshot = db->snapshot();
   db->close();
@@ -232,11 +237,7 @@ void register_db_commands(CLI::App& app) {
     cmd->add_option("DIR", *dir, "Database directory")->required();
     cmd->add_flag("--json", *json, "One JSON object");
     cmd->callback([=] {
-      DbConfig config = cli_config();
-      config.read_only = true;
-      config.pin_above_level = 33;  // as open_db_snapshot: cheap whatever the size
-      config.leaf_index = false;
-      auto db = open_any_db(*dir, config);
+      auto db = open_any_db(*dir, reader_config(false));
       const DbInfo info = db->info();
       db->close();
       if (*json) {
