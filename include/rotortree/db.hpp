@@ -537,9 +537,10 @@ class RotorTree {
         const std::string file = path(db::data_name(l, shard, data_version_));
         // Every chunk is at a shard offset of its file (after its header).
         auto offset = [&](std::uint64_t c) { return db::data_offset(c, N, data_version_); };
+        auto handle = env_->open(file, db::OpenMode::read);
         if (data_version_ >= 4) {  // the file is this database's, of this level and shard
           std::vector<std::uint8_t> header(db::kDataHeaderBytes);
-          header.resize(env_->open(file, db::OpenMode::read)->read_at(0, header));
+          header.resize(handle->read_at(0, header));
           db::check_data_header(header, file, data_header(l, shard));
         }
         if (l < config_.pin_above_level) {
@@ -563,7 +564,6 @@ class RotorTree {
           continue;
         }
         store.reserve(l, (first + count) * kChunkNodes);
-        auto handle = env_->open(file, db::OpenMode::read);
         // The failure of the lowest chunk is reported, whatever the order of the work units.
         std::mutex failure_mutex;
         std::uint64_t failed_chunk = UINT64_MAX;
