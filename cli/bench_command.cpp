@@ -17,6 +17,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "db/log_writer.hpp"
 #include "rotortree/db.hpp"
 #include "rotortree/rotortree.hpp"
 
@@ -466,7 +467,7 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
   {
     const std::string dir = scratch.sub("log-only");
     std::filesystem::create_directories(dir);
-    db::DbParams params;
+    DbParams params;
     params.arity = N;
     params.hash = H::id;
     db::WalWriter log(db::Env::posix(), dir, params, db::random_db_id(), 1, 1, 0, true);

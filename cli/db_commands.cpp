@@ -14,6 +14,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "db/format.hpp"
 #include "rotortree/any_db.hpp"
 
 namespace rotortree::cli {

@@ -117,4 +117,16 @@ void hash_group(HashId hash, NodeHash scheme, const Node* children, unsigned k, 
   throw Error(Errc::invalid_argument, "unknown hash function");
 }
 
+void hash_full_groups(HashId hash, NodeHash scheme, unsigned arity, const Node* children, std::size_t count,
+                      Node* parents) {
+  switch (hash) {
+    case HashId::blake3: return hash_full_groups<Blake3>(scheme, arity, children, count, parents);
+    case HashId::sha256: return hash_full_groups<Sha256>(scheme, arity, children, count, parents);
+    case HashId::poseidon:
+      check_node_hash<Poseidon>(scheme);
+      return hash_full_groups<Poseidon>(scheme, arity, children, count, parents);
+  }
+  throw Error(Errc::invalid_argument, "unknown hash function");
+}
+
 }  // namespace rotortree

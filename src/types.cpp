@@ -21,6 +21,7 @@ std::string_view to_string(Errc code) noexcept {
     case Errc::read_only: return "read_only";
     case Errc::invalid_leaf: return "invalid_leaf";
     case Errc::duplicate_leaf: return "duplicate_leaf";
+    case Errc::poisoned: return "poisoned";
   }
   return "unknown";
 }

@@ -99,7 +99,8 @@ unsigned status_of(const Error& e) {
     case Errc::no_space:
     case Errc::corruption:
     case Errc::locked:
-    case Errc::closed: return 503;
+    case Errc::closed:
+    case Errc::poisoned: return 503;
     default: return 400;
   }
 }

@@ -170,5 +170,8 @@ inline void hash_full_groups(NodeHash scheme, unsigned arity, const Node* childr
 
 /// Run-time dispatch of hash_group, for code that handles any hash (verifiers, CLI).
 void hash_group(HashId hash, NodeHash scheme, const Node* children, unsigned k, Node& out);
+/// Run-time dispatch of hash_full_groups (the database's verification).
+void hash_full_groups(HashId hash, NodeHash scheme, unsigned arity, const Node* children, std::size_t count,
+                      Node* parents);
 
 }  // namespace rotortree

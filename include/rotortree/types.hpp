@@ -29,6 +29,15 @@ inline constexpr unsigned kMaxArity = 16;
 /// Levels any proof or database may have; bounds every decoder.
 inline constexpr unsigned kMaxLevels = 64;
 
+/// The parameters a database is created with; stored in every file header.
+struct DbParams {
+  unsigned arity = 4;
+  unsigned max_depth = 32;
+  HashId hash = HashId::blake3;
+  NodeHash node_hash = NodeHash::lean_imt;
+  bool operator==(const DbParams&) const = default;
+};
+
 /// Error codes: one enumeration for every failure the library reports.
 enum class Errc {
   empty_batch = 1,      ///< insert_many with no leaves
@@ -43,11 +52,12 @@ enum class Errc {
   no_space,             ///< the disk is full (ENOSPC)
   corruption,           ///< a stored file fails its checks
   locked,               ///< the database directory is held by another opener
-  closed,               ///< the database failed earlier (or was closed) and refuses further writes
+  closed,               ///< the database was closed (close()): it refuses further writes
   not_found,            ///< no database in the directory (nothing of one: no meta, no log, no data file)
   read_only,            ///< a write to a database opened read-only
   invalid_leaf,         ///< a leaf outside the hash's domain (Poseidon: a value >= p)
   duplicate_leaf,       ///< a `unique` tree refused a leaf it holds or a batch repeats (DuplicateLeafError)
+  poisoned,             ///< the database failed earlier (a flush or checkpoint) and refuses writes until reopened
 };
 
 /// Short stable name of an error code, e.g. "max_depth_exceeded".

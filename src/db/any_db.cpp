@@ -1,5 +1,7 @@
 #include "rotortree/any_db.hpp"
 
+#include "db/files.hpp"
+
 namespace rotortree {
 namespace {
 

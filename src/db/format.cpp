@@ -1,4 +1,6 @@
-#include "rotortree/db/format.hpp"
+#include "db/format.hpp"
+
+#include "db/coding.hpp"
 
 #include <isa-l/crc.h>
 
@@ -9,32 +11,13 @@
 
 namespace rotortree::db {
 namespace {
-
-constexpr char kWalMagic[8] = {'R', 'T', 'R', 'E', 'E', 'W', 'A', 'L'};
 constexpr char kMetaMagic[8] = {'R', 'T', 'R', 'E', 'E', 'M', 'T', 'A'};
+}  // namespace
 
-void put32(std::uint8_t* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-void put64(std::uint8_t* p, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-std::uint32_t get32(const std::uint8_t* p) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = v << 8 | p[i];
-  return v;
-}
-std::uint64_t get64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
-  return v;
-}
-
-[[noreturn]] void corrupt(const std::string& file, std::uint64_t offset, const std::string& what) {
+void corrupt(const std::string& file, std::uint64_t offset, const std::string& what) {
   throw Error(Errc::corruption, "corrupted " + file + " at byte offset " + std::to_string(offset) + ": " + what);
 }
 
-// Common parameter block: arity u32, max_depth u32, hash u8, node_hash u8, u16 0.
 void put_params(std::uint8_t* p, const DbParams& params) {
   put32(p, params.arity);
   put32(p + 4, params.max_depth);
@@ -54,13 +37,6 @@ DbParams get_params(const std::uint8_t* p, const std::string& file, std::uint64_
   params.node_hash = static_cast<NodeHash>(p[9]);
   return params;
 }
-
-// The block padding of a directly written log.
-bool all_zero(std::span<const std::uint8_t> bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
-}
-
-}  // namespace
 
 std::uint32_t crc32c(const std::uint8_t* data, std::size_t length, std::uint32_t crc) noexcept {
   // crc32_iscsi takes and returns the register without final inversion.
@@ -145,132 +121,6 @@ LeafIndexRecord leaf_index(const Meta& meta) {
   const auto it = meta.extensions.find(kExtLeafIndex);
   if (it == meta.extensions.end()) return {};
   return decode_leaf_index(it->second, "meta", 0);
-}
-
-std::vector<std::uint8_t> encode_wal_header(const WalHeader& header) {
-  const std::size_t size = header.bytes();
-  std::vector<std::uint8_t> out(size, 0);
-  std::memcpy(out.data(), kWalMagic, 8);
-  put32(out.data() + 8, header.version == 1 ? 1 : kFormatVersion);
-  put_params(out.data() + 12, header.params);
-  put64(out.data() + 24, header.file_id);
-  put64(out.data() + 32, header.first_seq);
-  if (header.version != 1) {
-    std::memcpy(out.data() + 40, header.db_id.data(), 16);
-    out[56] = kRoleLog;
-  }
-  put32(out.data() + size - 4, crc32c(out.data(), size - 4));
-  return out;
-}
-
-void encode_frame_header(std::uint8_t* out, std::uint32_t payload_bytes, std::uint32_t flags, std::uint64_t seq) {
-  put32(out, payload_bytes);
-  put32(out + 4, flags);
-  put64(out + 8, seq);
-  put32(out + 16, crc32c(out, 16));
-}
-
-void encode_frame_trailer(std::uint8_t* out, std::uint32_t crc) { put32(out, crc); }
-
-WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, const DbParams& params,
-                 std::uint64_t expected_first_seq) {
-  WalScan scan;
-  // The header's length depends on its version: a file too short to say,
-  // or shorter than its version's header, was cut while it was created.
-  const std::uint32_t version = bytes.size() >= 12 ? get32(bytes.data() + 8) : 0;
-  const std::size_t header_bytes = version == 1 ? kWalHeaderBytesV1 : kWalHeaderBytes;
-  if (bytes.size() < header_bytes) {
-    scan.header_torn = true;
-    return scan;
-  }
-  const std::uint8_t* h = bytes.data();
-  if (std::memcmp(h, kWalMagic, 8) != 0) corrupt(file, 0, "not a rotortree log (bad magic)");
-  if (crc32c(h, header_bytes - 4) != get32(h + header_bytes - 4))
-    corrupt(file, header_bytes - 4, "log header checksum mismatch");
-  if (version != 1 && version != kFormatVersion) corrupt(file, 8, "unsupported log format version " + std::to_string(version));
-  scan.header.version = version;
-  scan.header.params = get_params(h + 12, file, 12);
-  scan.header.file_id = get64(h + 24);
-  scan.header.first_seq = get64(h + 32);
-  if (version >= 2) {
-    if (h[56] != kRoleLog) corrupt(file, 56, "not a log file (role " + std::to_string(h[56]) + ")");
-    std::memcpy(scan.header.db_id.data(), h + 40, 16);
-    if (scan.header.db_id == DbId{}) corrupt(file, 40, "log header without a database identity");
-  }
-  check_params(scan.header.params, params, file);
-  if (expected_first_seq != 0 && scan.header.first_seq != expected_first_seq)
-    corrupt(file, 32, "log starts at sequence " + std::to_string(scan.header.first_seq) + ", expected " +
-                          std::to_string(expected_first_seq));
-  std::uint64_t offset = header_bytes;
-  std::uint64_t seq = scan.header.first_seq;
-  scan.valid_bytes = offset;
-  scan.next_seq = seq;
-  std::vector<Node> pending;
-  // A torn write of a directly written log: its frames landed up to a
-  // sector boundary, the block padding (zeros) it was written over remains
-  // after it. A frame that fails its checks where, from a sector boundary
-  // inside it to the end of the file, only zeros remain is that torn tail,
-  // not damage (nothing after it was ever written).
-  std::size_t zeros_from = bytes.size();
-  while (zeros_from > 0 && bytes[zeros_from - 1] == 0) --zeros_from;
-  const std::uint64_t torn_from = (zeros_from + kTornSectorBytes - 1) / kTornSectorBytes * kTornSectorBytes;
-  auto cut_inside = [&](std::uint64_t begin, std::uint64_t end) { return torn_from > begin && torn_from < end; };
-  while (offset < bytes.size()) {
-    const std::uint64_t remaining = bytes.size() - offset;
-    const std::uint8_t* f = bytes.data() + offset;
-    // Block padding of a directly written log: nothing but zeros to the end.
-    if (all_zero({f, remaining})) break;
-    if (remaining < kFrameHeaderBytes) break;  // torn: checked below
-    if (crc32c(f, 16) != get32(f + 16)) {
-      if (cut_inside(offset, offset + kFrameHeaderBytes)) break;  // torn: checked below
-      corrupt(file, offset, "frame header checksum mismatch");
-    }
-    const std::uint32_t length = get32(f);
-    const std::uint32_t flags = get32(f + 4);
-    const std::uint64_t frame_seq = get64(f + 8);
-    if (length == 0 || length % sizeof(Node) != 0 || length > kMaxFramePayload)
-      corrupt(file, offset, "invalid frame length " + std::to_string(length));
-    const std::uint32_t type = flags >> 8 & 0xff;
-    if ((flags & ~(kFrameContinued | 0xff00u)) != 0) corrupt(file, offset + 4, "unknown frame flags");
-    if (version >= 2 ? type != kRecordLeaves && type != kRecordRewind : type != 0)
-      corrupt(file, offset + 5, "unknown record type " + std::to_string(type));
-    if (type == kRecordRewind && (length != sizeof(Node) || (flags & kFrameContinued) != 0 || !pending.empty()))
-      corrupt(file, offset, "malformed rewind record");
-    if (frame_seq != seq)
-      corrupt(file, offset + 8, "sequence number " + std::to_string(frame_seq) + ", expected " + std::to_string(seq));
-    const std::uint64_t total = kFrameHeaderBytes + std::uint64_t{length} + kFrameTrailerBytes;
-    if (remaining < total) break;  // torn: checked below
-    if (crc32c(f, kFrameHeaderBytes + length) != get32(f + kFrameHeaderBytes + length)) {
-      if (cut_inside(offset, offset + total)) break;  // torn: checked below
-      corrupt(file, offset, "frame checksum mismatch");
-    }
-    if (type == kRecordRewind) {
-      const std::uint8_t* payload = f + kFrameHeaderBytes;
-      if (!all_zero({payload + 8, sizeof(Node) - 8})) corrupt(file, offset + kFrameHeaderBytes + 8, "malformed rewind record");
-      WalBatch rewind{seq, {}, kRecordRewind, get64(payload)};
-      scan.batches.push_back(std::move(rewind));
-      offset += total;
-      ++seq;
-      scan.valid_bytes = offset;
-      scan.next_seq = seq;
-      continue;
-    }
-    const std::size_t count = length / sizeof(Node);
-    const std::size_t at = pending.size();
-    pending.resize(at + count);
-    if (length > 0) std::memcpy(pending.data() + at, f + kFrameHeaderBytes, length);
-    offset += total;
-    ++seq;
-    if ((flags & kFrameContinued) == 0) {
-      scan.batches.push_back({seq - 1, std::move(pending)});
-      pending.clear();
-      scan.valid_bytes = offset;
-      scan.next_seq = seq;
-    }
-  }
-  // Anything but block padding after the last complete batch was never acknowledged.
-  scan.torn = !all_zero(bytes.subspan(scan.valid_bytes));
-  return scan;
 }
 
 std::uint64_t level_length(std::uint64_t size, unsigned arity, unsigned level) {

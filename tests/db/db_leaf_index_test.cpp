@@ -16,7 +16,8 @@
 #include "../support.hpp"
 #include "fault_injection_env.hpp"
 #include "rotortree/db.hpp"
-#include "rotortree/db/format.hpp"
+#include "db/files.hpp"
+#include "db/format.hpp"
 
 using namespace rotortree;
 namespace fs = std::filesystem;
@@ -313,7 +314,7 @@ TEST(DbLeafIndex, CrashAtEveryOperation) {
     } catch (const DuplicateLeafError& e) {
       ADD_FAILURE() << "a duplicate refused outside a duplicate step: " << e.what();
     } catch (const Error& e) {
-      EXPECT_TRUE(e.code() == Errc::io_error || e.code() == Errc::no_space || e.code() == Errc::closed) << e.what();
+      EXPECT_TRUE(e.code() == Errc::io_error || e.code() == Errc::no_space || e.code() == Errc::poisoned) << e.what();
     }
     return acked;
   };

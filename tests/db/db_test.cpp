@@ -14,6 +14,10 @@
 #include <thread>
 
 #include "fault_injection_env.hpp"
+#include "db/files.hpp"
+#include "db/format.hpp"
+#include "db/log_reader.hpp"
+#include "db/log_writer.hpp"
 #include "rotortree/db.hpp"
 
 using namespace rotortree;
@@ -104,7 +108,7 @@ std::uint64_t run_workload(db::Env* env, const std::string& dir, const std::vect
     db.close();
   } catch (const Error& e) {
     const auto code = e.code();
-    EXPECT_TRUE(code == Errc::io_error || code == Errc::no_space || code == Errc::closed) << e.what();
+    EXPECT_TRUE(code == Errc::io_error || code == Errc::no_space || code == Errc::poisoned) << e.what();
   }
   return acked;
 }
@@ -406,7 +410,7 @@ TEST(Db, WriteErrorsAtEveryPoint) {
             db->insert(leaves[0]);
             ADD_FAILURE() << "insert accepted after a failure";
           } catch (const Error& e) {
-            EXPECT_TRUE(e.code() == Errc::closed || e.code() == Errc::io_error || e.code() == Errc::no_space);
+            EXPECT_TRUE(e.code() == Errc::poisoned || e.code() == Errc::io_error || e.code() == Errc::no_space);
           }
         }
       }
@@ -1078,7 +1082,7 @@ TEST(Reliability, PowerLossDuringTheUpgradingCheckpoint) {
       db.checkpoint();
       db.close();
     } catch (const Error& e) {
-      EXPECT_TRUE(e.code() == Errc::io_error || e.code() == Errc::closed) << e.what();
+      EXPECT_TRUE(e.code() == Errc::io_error || e.code() == Errc::poisoned) << e.what();
     }
     return acked;
   };
@@ -1205,7 +1209,7 @@ RewindWorkload run_rewind_workload(db::Env* env, const std::string& dir, DbConfi
     db.close();
   } catch (const Error& e) {
     const auto code = e.code();
-    EXPECT_TRUE(code == Errc::io_error || code == Errc::no_space || code == Errc::closed) << e.what();
+    EXPECT_TRUE(code == Errc::io_error || code == Errc::no_space || code == Errc::poisoned) << e.what();
   }
   return out;
 }
@@ -1338,4 +1342,67 @@ TEST(DbRewind, RewindRecordsInTheLog) {
   EXPECT_EQ(scan.batches[1].type, db::kRecordRewind);
   EXPECT_EQ(scan.batches[1].rewind_size, 4u);
   EXPECT_FALSE(scan.torn);
+}
+
+// Each state of a handle has its own code: a missing database, a closed
+// handle, a read-only one and one stopped by an earlier failure; a failure
+// no call can return (closing in the destructor) reaches on_warning.
+TEST(Errors, EachStateHasItsCode) {
+  using F = db::FaultInjectionEnv::Fault;
+  const auto leaves = make_leaves(8, 21);
+  auto code_of = [](auto&& call) -> std::optional<Errc> {
+    try {
+      call();
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return std::nullopt;
+  };
+  db::FaultInjectionEnv env;
+  DbConfig config = test_config(&env);
+  DbConfig missing = config;
+  missing.create_if_missing = false;
+  EXPECT_EQ(code_of([&] { Db db("/none", missing); }), Errc::not_found);
+  {
+    Db db("/s", config);
+    db.insert_durable(leaves[0]);
+    db.close();
+    EXPECT_EQ(code_of([&] { db.insert(leaves[1]); }), Errc::closed);
+    EXPECT_EQ(code_of([&] { db.insert_many({leaves.data(), 2}); }), Errc::closed);
+    EXPECT_EQ(code_of([&] { db.rewind(0); }), Errc::closed);
+    EXPECT_EQ(code_of([&] { db.checkpoint(); }), Errc::closed);
+  }
+  {
+    DbConfig reader = config;
+    reader.read_only = true;
+    Db db("/s", reader);
+    EXPECT_EQ(db.size(), 1u);
+    EXPECT_EQ(code_of([&] { db.insert(leaves[1]); }), Errc::read_only);
+    EXPECT_EQ(code_of([&] { db.rewind(0); }), Errc::read_only);
+    EXPECT_EQ(code_of([&] { db.checkpoint(); }), Errc::read_only);
+  }
+  {
+    Db db("/s", config);
+    db.insert(leaves[1]);
+    env.fail_at(1, F::io_error);
+    EXPECT_EQ(code_of([&] { db.flush(); }), Errc::io_error);
+    env.clear_faults();
+    code_of([&] { db.insert(leaves[2]); });  // the failure itself may be reported first
+    EXPECT_EQ(code_of([&] { db.insert(leaves[2]); }), Errc::poisoned);
+    EXPECT_EQ(code_of([&] { db.rewind(0); }), Errc::poisoned);
+    EXPECT_EQ(code_of([&] { db.checkpoint(); }), Errc::poisoned);
+    EXPECT_EQ(db.size(), 2u);  // reads go on
+  }
+  std::vector<Error> warnings;
+  {
+    DbConfig watched = config;
+    watched.on_warning = [&](const Error& e) { warnings.push_back(e); };
+    Db db("/s", watched);
+    EXPECT_EQ(db.size(), 1u);  // the unflushed leaf of the poisoned handle is gone
+    db.insert(leaves[1]);
+    env.fail_at(1, F::no_space);  // the destructor's flush
+  }
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].code(), Errc::no_space);
+  EXPECT_NE(std::string(warnings[0].what()).find("closing failed"), std::string::npos) << warnings[0].what();
 }

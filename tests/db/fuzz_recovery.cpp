@@ -5,6 +5,9 @@
 #include <vector>
 
 #include "fault_injection_env.hpp"
+#include "db/format.hpp"
+#include "db/log_reader.hpp"
+#include "db/log_writer.hpp"
 #include "rotortree/db.hpp"
 
 using namespace rotortree;

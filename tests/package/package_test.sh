@@ -30,6 +30,10 @@ done
 if grep -rlq "FaultInjectionEnv" "$prefix/include" || nm -C "$prefix"/lib*/librotortree.a 2>/dev/null | grep -q "FaultInjectionEnv"; then
   echo "the installed package holds the test scaffolding (FaultInjectionEnv)" >&2; exit 1
 fi
+# So do the engine's internals: the log's writer and reader, the file formats.
+if grep -rlqE "class WalWriter \{|struct WalScan|struct Meta \{|class DbEngine" "$prefix/include"; then
+  echo "the installed package declares engine internals (log writer/reader, file formats)" >&2; exit 1
+fi
 config=$(find "$prefix" -name rotortreeConfig.cmake -print -quit)
 pcfile=$(find "$prefix" -name rotortree.pc -print -quit)
 [[ -n "$config" && -n "$pcfile" ]] || { echo "missing rotortreeConfig.cmake or rotortree.pc" >&2; exit 1; }

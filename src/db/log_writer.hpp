@@ -1,4 +1,4 @@
-// The write-ahead log writer: an in-memory buffer of encoded frames that a
+// The log's writer: an in-memory buffer of encoded frames that a
 // flush writes and fdatasyncs as one group commit.
 #pragma once
 
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "rotortree/db/env.hpp"
-#include "rotortree/db/format.hpp"
+#include "db/log_format.hpp"
 
 namespace rotortree::db {
 
@@ -119,23 +119,6 @@ class WalWriter {
   bool stopping_ = false;
   bool flush_requested_ = false;
   std::thread thread_;
-};
-
-/// Returned by every insertion: wait() blocks until the insertion is on
-/// stable storage, and throws the error of the flush that failed to put it there.
-class DurabilityToken {
- public:
-  DurabilityToken() = default;
-  DurabilityToken(std::shared_ptr<WalWriter> wal, std::uint64_t seq) : wal_(std::move(wal)), seq_(seq) {}
-  void wait() const {
-    if (wal_) wal_->flush_to(seq_);
-  }
-  bool ready() const noexcept { return !wal_ || wal_->durable_seq() >= seq_; }
-  std::uint64_t sequence() const noexcept { return seq_; }
-
- private:
-  std::shared_ptr<WalWriter> wal_;
-  std::uint64_t seq_ = 0;
 };
 
 }  // namespace rotortree::db

@@ -1,9 +1,10 @@
-#include "rotortree/db/wal.hpp"
+#include "db/log_writer.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <utility>
 
+#include "rotortree/db/config.hpp"
 #include "rotortree/storage.hpp"
 
 namespace rotortree::db {
@@ -164,7 +165,7 @@ void WalWriter::check_writable() {
     error_reported_ = true;
     throw *error_;
   }
-  throw Error(Errc::closed, std::string("the database refuses writes after an earlier failure: ") + error_->what());
+  throw Error(Errc::poisoned, std::string("the database refuses writes after an earlier failure (reopen it): ") + error_->what());
 }
 
 std::uint64_t WalWriter::append(std::span<const Node> leaves) {
@@ -299,3 +300,13 @@ std::uint64_t WalWriter::file_id() const {
 }
 
 }  // namespace rotortree::db
+
+namespace rotortree {
+
+void DurabilityToken::wait() const {
+  if (wal_) wal_->flush_to(seq_);
+}
+
+bool DurabilityToken::ready() const noexcept { return !wal_ || wal_->durable_seq() >= seq_; }
+
+}  // namespace rotortree

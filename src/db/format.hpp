@@ -19,14 +19,6 @@ namespace rotortree::db {
 /// CRC32C (Castagnoli), computed with ISA-L's crc32_iscsi.
 std::uint32_t crc32c(const std::uint8_t* data, std::size_t length, std::uint32_t crc = 0) noexcept;
 
-/// The parameters a database is created with; stored in every file header.
-struct DbParams {
-  unsigned arity = 4;
-  unsigned max_depth = 32;
-  HashId hash = HashId::blake3;
-  NodeHash node_hash = NodeHash::lean_imt;
-  bool operator==(const DbParams&) const = default;
-};
 /// Throws Error(parameter_mismatch) naming the first differing field.
 void check_params(const DbParams& stored, const DbParams& wanted, const std::string& file);
 
@@ -38,10 +30,10 @@ using DbId = std::array<std::uint8_t, 16>;
 DbId random_db_id();
 std::string to_hex(const DbId& id);
 
-/// Of the log: 2 adds the database identity and the file's role to the
-/// header and a record type to every frame. Version-1 logs are still read
-/// (and appended to in version 1 until the next checkpoint rotates the log).
-inline constexpr std::uint32_t kFormatVersion = 2;
+/// The role byte of a log header (meta and data files are told by their
+/// magic / name): a file of another role is refused.
+inline constexpr std::uint8_t kRoleLog = 2;
+inline constexpr std::uint8_t kRoleData = 3;
 /// Of the metadata record: 2 adds a CRC32C of every full chunk of the data
 /// files; 3 adds the database identity and an extension area. Versions 1
 /// and 2 are still read and are rewritten as 3 by the next checkpoint.
@@ -50,71 +42,6 @@ inline constexpr std::uint32_t kFormatVersion = 2;
 /// that upgrades a database rewrites its full chunks into the new files,
 /// and removes the old ones once the new meta is written.
 inline constexpr std::uint32_t kMetaVersion = 4;
-inline constexpr std::size_t kWalHeaderBytes = 64;       ///< version 2
-inline constexpr std::size_t kWalHeaderBytesV1 = 48;     ///< version 1
-/// The role byte of a log header (meta and data files are told by their
-/// magic / name): a file of another role is refused.
-inline constexpr std::uint8_t kRoleLog = 2;
-inline constexpr std::uint8_t kRoleData = 3;
-/// Record types, bits 8..15 of a frame's flags. 1: leaves appended (the
-/// payload is the leaves); version-1 logs have 0 there, read as leaves. A
-/// reader refuses a type it does not know (corruption naming file and offset);
-/// new types (e.g. a rewind record) are added here without a format break.
-inline constexpr std::uint8_t kRecordLeaves = 1;
-/// 2: the tree was rewound (docs/rewind.md). One frame, never continued, of
-/// 32 bytes: the new size (u64) and 24 zero bytes.
-inline constexpr std::uint8_t kRecordRewind = 2;
-inline constexpr std::size_t kFrameHeaderBytes = 20;
-inline constexpr std::size_t kFrameTrailerBytes = 4;
-/// Most leaf bytes in one frame (64 MiB = 2^21 leaves); larger batches are
-/// split into consecutive frames replayed all-or-nothing.
-inline constexpr std::size_t kMaxFramePayload = std::size_t{64} << 20;
-inline constexpr std::uint32_t kFrameContinued = 1;  ///< more frames of this batch follow
-/// Devices write whole sectors of (at least) this size: a torn write ends on a boundary.
-inline constexpr std::size_t kTornSectorBytes = 512;
-
-struct WalHeader {
-  DbParams params;
-  std::uint64_t file_id = 0;
-  std::uint64_t first_seq = 1;
-  DbId db_id{};
-  std::uint32_t version = kFormatVersion;  ///< encode writes 2 (or 1, for tests of old logs)
-  std::size_t bytes() const noexcept { return version == 1 ? kWalHeaderBytesV1 : kWalHeaderBytes; }
-};
-std::vector<std::uint8_t> encode_wal_header(const WalHeader& header);
-/// Frame layout: payload length u32, flags u32, sequence u64, CRC32C of those
-/// 16 bytes u32; the payload; CRC32C of header and payload u32. A batch is
-/// split into frames of at most kMaxFramePayload bytes.
-/// `flags`: kFrameContinued | record type << 8 (version 2; 0 in version 1).
-void encode_frame_header(std::uint8_t* out, std::uint32_t payload_bytes, std::uint32_t flags, std::uint64_t seq);
-inline constexpr std::uint32_t frame_flags(std::uint8_t type, bool continued, std::uint32_t log_version) {
-  return (log_version >= 2 ? std::uint32_t{type} << 8 : 0u) | (continued ? kFrameContinued : 0u);
-}
-/// The trailer: `crc` = CRC32C of the header and the payload.
-void encode_frame_trailer(std::uint8_t* out, std::uint32_t crc);
-/// A log written with direct I/O ends with zero bytes up to its last block
-/// boundary; the scan stops there (end of log, not a torn entry).
-/// One complete batch found in a log (its leaves concatenated).
-struct WalBatch {
-  std::uint64_t last_seq;
-  std::vector<Node> leaves;
-  std::uint8_t type = kRecordLeaves;
-  std::uint64_t rewind_size = 0;  ///< kRecordRewind: the size the tree was rewound to
-};
-struct WalScan {
-  WalHeader header;
-  bool header_torn = false;      ///< file shorter than a header: crashed while creating
-  std::vector<WalBatch> batches;
-  std::uint64_t valid_bytes = 0; ///< end of the last complete batch
-  bool torn = false;             ///< bytes after valid_bytes (an unacknowledged partial write)
-  std::uint64_t next_seq = 1;    ///< sequence number the next frame must have
-};
-/// Parse a log file. `expected_first_seq` == 0 accepts any. Throws
-/// Error(corruption) for a bad header, a CRC or sequence error before the end,
-/// and Error(parameter_mismatch) for a header with other parameters.
-WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file,
-                 const DbParams& params, std::uint64_t expected_first_seq);
-
 /// Geometry of the data files of arity N.
 inline constexpr std::size_t chunk_nodes(unsigned arity) { return std::size_t{arity} * 128; }
 inline constexpr std::size_t chunk_bytes(unsigned arity) { return chunk_nodes(arity) * 32; }

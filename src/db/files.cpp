@@ -1,4 +1,4 @@
-#include "rotortree/db.hpp"
+#include "db/files.hpp"
 
 #include <sys/mman.h>
 

@@ -1,0 +1,121 @@
+// The database engine: open and recovery (engine.cpp), the checkpoint and
+// its data files, mapped levels (checkpoint.cpp). Non-template code: the tree
+// is reached through TreeLink (rotortree/detail/db_engine.hpp), the geometry
+// and hashing through the runtime parameters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db/format.hpp"
+#include "db/log_reader.hpp"
+#include "db/log_writer.hpp"
+#include "rotortree/db.hpp"
+
+namespace rotortree::db {
+
+class DbEngine final : public Engine {
+ public:
+  DbEngine(std::string dir, const DbConfig& config, const DbParams& requested, TreeLink& link);
+  ~DbEngine() override;
+
+  const std::string& directory() const noexcept override { return dir_; }
+  const DbParams& params() const noexcept override { return params_; }
+  LeafPolicy leaf_policy() const noexcept override { return leaf_index_.policy; }
+  DbInsertResult insert(std::span<const Node> leaves, bool single) override;
+  DbRewindResult rewind(std::uint64_t size) override;
+  void flush() override;
+  void checkpoint() override;
+  void close() override;
+  void close_quietly() noexcept override;
+  DbInfo info() const override;
+  std::optional<Error> background_error() const override;
+
+ private:
+  // Everything snapshots need to stay valid: the store and the data-file
+  // mappings its full chunks may point into.
+  struct Owner {
+    std::shared_ptr<void> store;
+    std::mutex mutex;
+    std::vector<std::shared_ptr<MappedRegion>> maps;
+  };
+  // Heap chunks replaced by mapped copies are released when no snapshot
+  // taken before the replacement remains: each such snapshot co-owns the
+  // epoch current when it was taken, and every epoch keeps the next one alive.
+  struct Epoch {
+    std::shared_ptr<Owner> owner;
+    std::size_t chunk_bytes = 0;
+    std::vector<void*> retired;
+    std::shared_ptr<Epoch> next;
+    ~Epoch();
+  };
+  struct LogFile {
+    std::uint64_t id;
+    std::vector<std::uint8_t> bytes;
+  };
+
+  std::string path(const std::string& name) const;
+  DataHeader data_header(unsigned level, std::uint64_t shard) const { return {params_, db_id_, level, shard}; }
+  void check_writable(const char* what) const;
+  void warn(const Error& error) const noexcept;
+
+  // engine.cpp: open, recovery, writes.
+  void open();
+  void open_read_only();
+  void recover(const Meta& meta);
+  std::shared_ptr<void> keepalive() const { return epoch_; }
+  void create();
+  bool log_holds_no_leaves(const std::string& file);
+  bool meta_tmp_is_new(const std::string& file);
+  std::vector<LogFile> read_logs(const Meta& meta);
+  void replay(const Meta& meta, const std::vector<LogFile>& logs);
+  bool forget_checkpointed_beyond(std::uint64_t size);
+  void maybe_checkpoint();
+  void checkpoint_locked();
+
+  // checkpoint.cpp: the levels in the data files.
+  void load_checkpoint(const Meta& meta);
+  void prefault_mapped(unsigned level, std::uint64_t first, std::uint64_t last, std::uint64_t mapped) const;
+  void verify(const Meta& meta);
+  void write_checkpoint(const AnySnapshot& snap, std::uint64_t seq, std::uint64_t wal_id);
+  void tier();
+
+  std::string dir_;
+  DbConfig config_;
+  Env* env_;
+  TreeLink& link_;
+  DbParams params_;
+  std::uint64_t capacity_ = 0;
+  std::size_t chunk_nodes_ = 0, chunk_bytes_ = 0, shard_chunks_ = 0;
+  std::unique_ptr<FileLock> lock_;
+  std::shared_ptr<Owner> owner_;
+  std::shared_ptr<Epoch> epoch_;
+  std::shared_ptr<WalWriter> wal_;
+  std::mutex checkpoint_mutex_;
+  std::vector<std::uint64_t> checkpoint_chunks_;  // full chunks in data files, per level
+  std::vector<std::uint64_t> mapped_chunks_;      // of those, served from mappings
+  std::atomic<std::uint64_t> checkpoint_seq_{0};
+  std::atomic<std::uint64_t> checkpoint_bytes_{0};
+  std::atomic<std::uint64_t> logged_bytes_{0};
+  std::uint64_t recovered_seq_ = 0;
+  mutable std::mutex stats_mutex_;
+  std::uint64_t checkpoint_size_ = 0, checkpoint_unix_ms_ = 0, mapped_bytes_ = 0;
+  /// CRC32C of every checkpointed full chunk, per level (written into meta).
+  std::vector<std::vector<std::uint32_t>> chunk_crcs_;
+  DbId db_id_{};
+  std::map<std::uint16_t, std::vector<std::uint8_t>> meta_extensions_;
+  LeafIndexRecord leaf_index_;
+  /// The format of the data files meta names (its version): below 4 they
+  /// have no header, and the next checkpoint rewrites them (write_checkpoint).
+  std::uint32_t data_version_ = kMetaVersion;
+  std::atomic<bool> closed_{false};
+  bool pending_rewind_checkpoint_ = false;
+};
+
+}  // namespace rotortree::db
