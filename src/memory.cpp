@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -9,6 +10,10 @@
 #include <vector>
 
 #include "rotortree/storage.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace rotortree {
 namespace {
@@ -74,6 +79,22 @@ std::size_t bytes_in_use() noexcept { return cache().in_use.load(std::memory_ord
 }  // namespace memory
 
 namespace detail {
+
+void stream_copy(Node* dst, const Node* src, std::size_t count) noexcept {
+#if defined(__SSE2__)
+  auto* out = reinterpret_cast<__m128i*>(dst);
+  const auto* in = reinterpret_cast<const __m128i*>(src);
+  for (std::size_t i = 0; i < 2 * count; ++i) _mm_stream_si128(out + i, _mm_loadu_si128(in + i));
+#else
+  std::memcpy(dst, src, count * sizeof(Node));
+#endif
+}
+void stream_fence() noexcept {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
 
 void* allocate_slab(std::size_t bytes, bool counted) {
   const std::size_t counted_bytes = counted ? bytes : 0;

@@ -18,9 +18,6 @@
 
 #include "rotortree/types.hpp"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 namespace rotortree {
 
@@ -51,20 +48,8 @@ void release_slab(void* slab, std::size_t bytes, bool counted = true) noexcept;
 /// Copy nodes with non-temporal stores: bulk leaves go to memory without
 /// first reading the destination lines into the cache. `dst` is 16-byte aligned
 /// (chunks are page-aligned). Call stream_fence() before publishing.
-inline void stream_copy(Node* dst, const Node* src, std::size_t count) noexcept {
-#if defined(__SSE2__)
-  auto* out = reinterpret_cast<__m128i*>(dst);
-  const auto* in = reinterpret_cast<const __m128i*>(src);
-  for (std::size_t i = 0; i < 2 * count; ++i) _mm_stream_si128(out + i, _mm_loadu_si128(in + i));
-#else
-  std::memcpy(dst, src, count * sizeof(Node));
-#endif
-}
-inline void stream_fence() noexcept {
-#if defined(__SSE2__)
-  _mm_sfence();
-#endif
-}
+void stream_copy(Node* dst, const Node* src, std::size_t count) noexcept;
+void stream_fence() noexcept;
 
 /// Chunk pointers of one level, in segments that never move: segment s holds
 /// kFirstSegment << s pointers. The single writer appends; readers read
