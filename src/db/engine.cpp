@@ -45,10 +45,14 @@ void DbEngine::warn(const Error& error) const noexcept {
   std::fprintf(stderr, "rotortree: %s: %s\n", dir_.c_str(), error.what());
 }
 
-void DbEngine::check_writable(const char* what) const {
+void DbEngine::check_open(const char* what) const {
   if (config_.read_only)
     throw Error(Errc::read_only, std::string("cannot ") + what + ": the database " + dir_ + " was opened read-only");
   if (!wal_ || closed_) throw Error(Errc::closed, std::string("cannot ") + what + ": the database " + dir_ + " is closed");
+}
+
+void DbEngine::check_writable(const char* what) const {
+  check_open(what);
   wal_->check_writable();
 }
 
@@ -400,8 +404,7 @@ void DbEngine::flush() {
 }
 
 void DbEngine::checkpoint() {
-  if (config_.read_only) throw Error(Errc::read_only, "cannot checkpoint: the database " + dir_ + " was opened read-only");
-  if (!wal_ || closed_) throw Error(Errc::closed, "cannot checkpoint: the database " + dir_ + " is closed");
+  check_open("checkpoint");  // an earlier failure: checkpoint_locked says poisoned
   std::lock_guard lock(checkpoint_mutex_);
   checkpoint_locked();
 }

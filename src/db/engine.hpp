@@ -62,6 +62,8 @@ class DbEngine final : public Engine {
 
   std::string path(const std::string& name) const;
   DataHeader data_header(unsigned level, std::uint64_t shard) const { return {params_, db_id_, level, shard}; }
+  /// Throws read_only or closed; check_writable also poisoned.
+  void check_open(const char* what) const;
   void check_writable(const char* what) const;
   void warn(const Error& error) const noexcept;
 
