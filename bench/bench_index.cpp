@@ -17,7 +17,8 @@ void BM_InsertManyPolicy(benchmark::State& state) {
   const auto policy = static_cast<LeafPolicy>(state.range(1));
   const auto src = leaves(size);
   for (auto _ : state) {
-    Tree<4> tree(rotortree::TreeOptions{.threads = 1, .leaf_policy = policy});
+    Tree<4> tree(rotortree::tree_params<rotortree::Blake3, 4>(rotortree::NodeHash::lean_imt, policy),
+                 rotortree::TreeOptions{.threads = 1});
     insert_batched(tree, src);
     benchmark::DoNotOptimize(tree.root());
   }
@@ -30,7 +31,9 @@ const Tree<4>& unique_tree(std::uint64_t size) {
   static std::map<std::uint64_t, std::unique_ptr<Tree<4>>> trees;
   auto& slot = trees[size];
   if (!slot) {
-    slot = std::make_unique<Tree<4>>(rotortree::TreeOptions{.threads = 0, .leaf_policy = LeafPolicy::unique});
+    slot = std::make_unique<Tree<4>>(
+        rotortree::tree_params<rotortree::Blake3, 4>(rotortree::NodeHash::lean_imt, LeafPolicy::unique),
+        rotortree::TreeOptions{.threads = 0});
     insert_batched(*slot, leaves(size));
   }
   return *slot;

@@ -398,11 +398,6 @@ std::map<std::string, LookupFigures> rocksdb_lookups(SideStore& store, const Loo
       [&](auto leaves, auto answers) { store.multi_get(leaves, answers); });
 }
 
-rotortree::DbConfig unique_config() {
-  rotortree::DbConfig config = durable_config();
-  config.leaf_policy = rotortree::LeafPolicy::unique;
-  return config;
-}
 
 // index_of_present, index_of_absent (one at a time), batched_present, batched_absent.
 template <class Indexed>
@@ -524,7 +519,10 @@ int run(const Options& options) {
   bool roots_equal = (!pair_memory || pair_memory->root == pair_db.root) && pair_db.root == plain_db.root;
 
   // 4. Ours: the unique database (kept open for the lookups).
-  auto unique_owner = std::make_unique<Database>((root_dir / "unique-db").string(), unique_config());
+  auto unique_owner = std::make_unique<Database>(
+      (root_dir / "unique-db").string(),
+      rotortree::tree_params<Blake3, kArity>(rotortree::NodeHash::lean_imt, rotortree::LeafPolicy::unique),
+      durable_config());
   Database& unique = *unique_owner;
   const InsertFigures unique_db = run_database(inserted, options, unique);
   insert["unique_db"] = unique_db.to_json(options.leaves);

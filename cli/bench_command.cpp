@@ -18,6 +18,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "db/log_writer.hpp"
+#include "dispatch.hpp"
 #include "rotortree/db.hpp"
 #include "rotortree/rotortree.hpp"
 
@@ -215,10 +216,8 @@ nlohmann::ordered_json run(const BenchOptions& options) {
     kept.reset();  // its slabs go back to the cache for the next run
     kept = std::move(candidate);
     if (leaf_policy != LeafPolicy::none) {  // the same batches with the leaf policy, alternately
-      TreeOptions indexed_options = tree_options;
-      indexed_options.leaf_policy = leaf_policy;
       indexed.reset();
-      auto with_index = std::make_unique<LeanIMT<H, N>>(indexed_options);
+      auto with_index = std::make_unique<LeanIMT<H, N>>(tree_params<H, N>(NodeHash::lean_imt, leaf_policy), tree_options);
       indexed_seconds = std::min(indexed_seconds, insert_all(*with_index, "insert_many (leaf policy)"));
       indexed = std::move(with_index);
     }
@@ -467,7 +466,7 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
   {
     const std::string dir = scratch.sub("log-only");
     std::filesystem::create_directories(dir);
-    DbParams params;
+    TreeParams params;
     params.arity = N;
     params.hash = H::id;
     db::WalWriter log(db::Env::posix(), dir, params, db::random_db_id(), 1, 1, 0, true);
@@ -543,19 +542,6 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
   return result;
 }
 
-template <Hasher H>
-nlohmann::ordered_json run_for_arity(const BenchOptions& options) {
-  auto pick = [&]<std::size_t N>() { return options.storage ? run_storage<H, N>(options) : run<H, N>(options); };
-  switch (options.arity) {
-    case 2: return pick.template operator()<2>();
-    case 3: return pick.template operator()<3>();
-    case 4: return pick.template operator()<4>();
-    case 8: return pick.template operator()<8>();
-    case 16: return pick.template operator()<16>();
-  }
-  throw Error(Errc::invalid_argument, "unsupported arity " + std::to_string(options.arity) +
-                                          " (expected 2, 3, 4, 8 or 16)");
-}
 
 void print_table(const nlohmann::ordered_json& r) {
   auto millions = [](double v) { return std::to_string(v / 1e6).substr(0, 6) + " M/s"; };
@@ -648,12 +634,10 @@ void register_bench_command(CLI::App& app) {
       if (batch_option->count() == 0) options->batch = 100'000;
       if (arity_option->count() == 0) options->arity = 2;
     }
-    if (!is_runtime_arity(options->arity))
-      throw Error(Errc::invalid_argument, "unsupported arity " + std::to_string(options->arity) +
-                                              " (expected 2, 3, 4, 8 or 16)");
-    const nlohmann::ordered_json result = hash == HashId::blake3   ? run_for_arity<Blake3>(*options)
-                                          : hash == HashId::sha256 ? run_for_arity<Sha256>(*options)
-                                                                   : run_for_arity<Poseidon>(*options);
+    const nlohmann::ordered_json result =
+        detail::dispatch(hash, options->arity, [&]<Hasher H, std::size_t N>() {
+          return options->storage ? run_storage<H, N>(*options) : run<H, N>(*options);
+        });
     if (options->json || options->storage)
       std::cout << (options->json ? result.dump() : result.dump(2)) << std::endl;
     else

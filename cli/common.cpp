@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "commands.hpp"
+#include "dispatch.hpp"
 
 namespace rotortree::cli {
 
@@ -111,11 +112,11 @@ void ParamOptions::add_to(CLI::App& command, Role role) {
                           ->type_name("lean-imt|tagged");
 }
 
-ProofParams ParamOptions::params() const {
-  ProofParams params;
+TreeParams ParamOptions::params() const {
+  TreeParams params;
   const std::uint64_t arity = parse_u64(arity_, "--arity");
   if (arity > kMaxArity || !is_runtime_arity(static_cast<unsigned>(arity)))
-    invalid("--arity " + arity_ + " is not supported (expected 2, 3, 4, 8 or 16)");
+    invalid("--arity " + arity_ + " is not supported (expected " + detail::runtime_arity_list() + ")");
   params.arity = static_cast<unsigned>(arity);
   params.hash = parse_hash_id(hash_);
   params.node_hash = parse_node_hash(node_hash_);
@@ -123,7 +124,7 @@ ProofParams ParamOptions::params() const {
 }
 
 std::string ParamOptions::mismatch(const ProofParams& actual) const {
-  const ProofParams wanted = params();
+  const ProofParams wanted = params().proof();
   if (arity_option_->count() > 0 && actual.arity != wanted.arity)
     return "arity " + std::to_string(actual.arity) + ", expected " + std::to_string(wanted.arity);
   if (hash_option_->count() > 0 && actual.hash != wanted.hash)
@@ -155,7 +156,7 @@ std::unique_ptr<AnySnapshot> TreeSource::open(LeafPolicy leaf_policy) const {
   if (from_db) {
     params_.params();  // reject an unsupported --arity etc. even though the database decides
     std::unique_ptr<AnySnapshot> snapshot = open_db_snapshot(db_, leaf_policy != LeafPolicy::none);
-    if (std::string why = params_.mismatch(snapshot->params()); !why.empty())
+    if (std::string why = params_.mismatch(snapshot->params().proof()); !why.empty())
       throw Error(Errc::parameter_mismatch, "database " + display_name(db_) + " is for " + why);
     if (snapshot->size() == 0) invalid("database " + display_name(db_) + " holds no leaves");
     if (leaf_policy != LeafPolicy::none && snapshot->leaf_policy() == LeafPolicy::none)
@@ -167,9 +168,9 @@ std::unique_ptr<AnySnapshot> TreeSource::open(LeafPolicy leaf_policy) const {
 
   const std::uint64_t max_leaves =
       max_leaves_option_->count() > 0 ? parse_u64(max_leaves_, "--max-leaves") : default_max_memory_leaves();
-  TreeOptions options;
-  options.leaf_policy = leaf_policy;
-  std::unique_ptr<AnyTree> tree = make_tree(params_.params(), options);
+  TreeParams params = params_.params();
+  params.leaf_policy = leaf_policy;
+  std::unique_ptr<AnyTree> tree = make_tree(params);
   read_leaf_batches(leaves_, kLeafBatch, [&](std::span<const Node> leaves) {
     if (leaves.size() > max_leaves - tree->size())
       invalid("leaf file " + display_name(leaves_) + " holds more than " + std::to_string(max_leaves) +

@@ -43,7 +43,7 @@ class ParamOptions {
   void add_to(CLI::App& command, Role role = Role::build);
   /// The parameters (defaults where not given); throws Error(invalid_argument)
   /// for an arity the command line does not support or an unknown name.
-  ProofParams params() const;
+  TreeParams params() const;
   /// If a parameter given explicitly differs from `actual`, describe the
   /// first such one as "arity 2, expected 4"; empty if they agree.
   std::string mismatch(const ProofParams& actual) const;

@@ -113,17 +113,15 @@ void register_db_commands(CLI::App& app) {
                   "Create the database in a directory that holds other (non-database) files; "
                   "never deletes anything");
     cmd->callback([=] {
-      DbParams params;
-      params.arity = static_cast<unsigned>(parse_u64(*arity, "--arity"));
-      if (!is_runtime_arity(params.arity))
-        throw Error(Errc::invalid_argument, "unsupported arity " + *arity + " (expected 2, 3, 4, 8 or 16)");
+      TreeParams params;
+      params.arity = static_cast<unsigned>(parse_u64(*arity, "--arity"));  // open_any_db checks it
       const auto depth = parse_u64(*max_depth, "--max-depth");
       if (depth < 1 || depth > 32) throw Error(Errc::invalid_argument, "--max-depth must be in 1..32, got " + *max_depth);
       params.max_depth = static_cast<unsigned>(depth);
       params.hash = parse_hash_id(*hash);
       params.node_hash = parse_node_hash(*node_hash);
+      params.leaf_policy = parse_leaf_policy(*leaf_policy);
       DbConfig config = cli_config();
-      config.leaf_policy = parse_leaf_policy(*leaf_policy);
       refuse_unsafe_init(*dir, *force);
       auto db = open_any_db(*dir, config, params);
       db->close();
@@ -250,7 +248,7 @@ void register_db_commands(CLI::App& app) {
         j["max_depth"] = info.params.max_depth;
         j["hash"] = std::string(to_string(info.params.hash));
         j["node_hash"] = std::string(to_string(info.params.node_hash));
-        j["leaf_policy"] = std::string(to_string(info.leaf_policy));
+        j["leaf_policy"] = std::string(to_string(info.params.leaf_policy));
         j["log_bytes"] = info.log_bytes;
         j["data_bytes"] = info.data_bytes;
         j["checkpoint_size"] = info.checkpoint_size;
@@ -265,7 +263,7 @@ void register_db_commands(CLI::App& app) {
                   << "max_depth " << info.params.max_depth << "\n"
                   << "hash " << to_string(info.params.hash) << "\n"
                   << "node_hash " << to_string(info.params.node_hash) << "\n"
-                  << "leaf_policy " << to_string(info.leaf_policy) << "\n"
+                  << "leaf_policy " << to_string(info.params.leaf_policy) << "\n"
                   << "log_bytes " << info.log_bytes << "\n"
                   << "data_bytes " << info.data_bytes << "\n"
                   << "checkpoint_size " << info.checkpoint_size << "\n"

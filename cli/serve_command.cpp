@@ -86,12 +86,10 @@ void register_serve_command(CLI::App& app) {
     DbConfig config;
     config.flush = flush::Interval{};
     config.checkpoint = checkpoint::MemoryThreshold{parse_u64(o->checkpoint_bytes, "--checkpoint-every-bytes")};
-    std::optional<DbParams> create;
+    std::optional<TreeParams> create;
     if (replica) {
       if (!read_db_params(o->dir)) {
-        const serve::PrimaryShape primary = serve::primary_shape(o->follow);
-        create = primary.params;
-        config.leaf_policy = primary.leaf_policy;
+        create = serve::primary_params(o->follow);
       }
     } else {
       config.create_if_missing = false;

@@ -342,7 +342,7 @@ void run_show(CLI::App& command, ShowOptions& options) {
   if (snapshot->size() > kMaxShowLeaves) refuse_large(snapshot->size());
 
   Picture p;
-  p.params = snapshot->params();
+  p.params = snapshot->params().proof();
   p.size = snapshot->size();
   p.arity = p.params.arity;
   p.depth = snapshot->depth();

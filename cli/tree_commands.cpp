@@ -218,7 +218,7 @@ void verify_zkkit(std::string_view text, const Args& args) {
   for (const auto& size : args.spec.sizes)
     if (size.option->count() > 0)
       throw Error(Errc::invalid_argument, size.flag + ": a zk-kit proof carries no " + size.field);
-  const ProofParams expected = args.expected.params();
+  const ProofParams expected = args.expected.params().proof();
   ZkKitProof proof;
   try {
     proof = zkkit_from_json(text, expected.hash);

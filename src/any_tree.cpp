@@ -1,6 +1,8 @@
 #include "rotortree/any_tree.hpp"
 
-#include <string>
+#include <algorithm>
+
+#include "dispatch.hpp"
 
 namespace rotortree {
 
@@ -9,8 +11,8 @@ namespace {
 template <Hasher H, std::size_t N>
 class AnyTreeImpl final : public AnyTree {
  public:
-  explicit AnyTreeImpl(const TreeOptions& options) : tree_(options) {}
-  ProofParams params() const override { return {static_cast<unsigned>(N), H::id, tree_.node_hash()}; }
+  AnyTreeImpl(const TreeParams& params, const TreeOptions& options) : tree_(params, options) {}
+  TreeParams params() const override { return tree_.params(); }
   std::uint64_t size() const override { return tree_.size(); }
   std::optional<Node> root() const override { return tree_.root(); }
   Node insert(const Node& leaf) override { return tree_.insert(leaf); }
@@ -33,34 +35,16 @@ class AnyTreeImpl final : public AnyTree {
   LeanIMT<H, N> tree_;
 };
 
-template <Hasher H>
-std::unique_ptr<AnyTree> make_for_hash(unsigned arity, const TreeOptions& options) {
-  switch (arity) {
-    case 2: return std::make_unique<AnyTreeImpl<H, 2>>(options);
-    case 3: return std::make_unique<AnyTreeImpl<H, 3>>(options);
-    case 4: return std::make_unique<AnyTreeImpl<H, 4>>(options);
-    case 8: return std::make_unique<AnyTreeImpl<H, 8>>(options);
-    case 16: return std::make_unique<AnyTreeImpl<H, 16>>(options);
-  }
-  throw Error(Errc::invalid_argument,
-              "unsupported arity " + std::to_string(arity) + " (expected 2, 3, 4, 8 or 16)");
-}
-
 }  // namespace
 
 bool is_runtime_arity(unsigned arity) noexcept {
-  return arity == 2 || arity == 3 || arity == 4 || arity == 8 || arity == 16;
+  return std::ranges::find(detail::kRuntimeArities, arity) != std::end(detail::kRuntimeArities);
 }
 
-std::unique_ptr<AnyTree> make_tree(const ProofParams& params, const TreeOptions& options) {
-  TreeOptions effective = options;
-  effective.node_hash = params.node_hash;
-  switch (params.hash) {
-    case HashId::blake3: return make_for_hash<Blake3>(params.arity, effective);
-    case HashId::sha256: return make_for_hash<Sha256>(params.arity, effective);
-    case HashId::poseidon: return make_for_hash<Poseidon>(params.arity, effective);
-  }
-  throw Error(Errc::invalid_argument, "unknown hash function");
+std::unique_ptr<AnyTree> make_tree(const TreeParams& params, const TreeOptions& options) {
+  return detail::dispatch(params.hash, params.arity, [&]<Hasher H, std::size_t N>() -> std::unique_ptr<AnyTree> {
+    return std::make_unique<AnyTreeImpl<H, N>>(params, options);
+  });
 }
 
 }  // namespace rotortree

@@ -29,10 +29,7 @@ struct RandomProofs {
 
 template <class H, std::size_t N>
 RandomProofs random_proofs_of(NodeHash scheme, std::size_t size, std::uint64_t seed) {
-  TreeOptions options;
-  options.node_hash = scheme;
-  options.threads = 1;
-  LeanIMT<H, N> tree(options);
+  LeanIMT<H, N> tree(tree_params<H, N>(scheme), TreeOptions{.threads = 1});
   tree.insert_many(random_leaves(size, seed));
   const auto snapshot = tree.snapshot();
   const std::uint64_t index = *rc::gen::inRange<std::uint64_t>(0, size);

@@ -18,7 +18,8 @@ namespace {
 /// in order (and, with `rewinds`, rewinds now and then and inserts the same
 /// leaves again, so that leaf i is always at index i).
 void readers_while_writing(int max_rewinds) {
-  ConcurrentLeanIMT<Blake3, 4> tree(TreeOptions{.threads = 1, .leaf_policy = LeafPolicy::unique});
+  ConcurrentLeanIMT<Blake3, 4> tree(tree_params<Blake3, 4>(NodeHash::lean_imt, LeafPolicy::unique),
+                                    TreeOptions{.threads = 1});
   const auto leaves = random_leaves(6000, 21);
   std::atomic<bool> done{false};
   std::atomic<std::uint64_t> checks{0};
@@ -68,7 +69,8 @@ TEST(LeafIndexConcurrent, ReadersLookUpWhileAWriterInserts) { readers_while_writ
 TEST(LeafIndexConcurrent, ReadersLookUpWhileAWriterInsertsAndRewinds) { readers_while_writing(20); }
 
 TEST(LeafIndexConcurrent, TwoWritersNeverBothInsertALeaf) {
-  ConcurrentLeanIMT<Blake3, 2> tree(TreeOptions{.threads = 1, .leaf_policy = LeafPolicy::unique});
+  ConcurrentLeanIMT<Blake3, 2> tree(tree_params<Blake3, 2>(NodeHash::lean_imt, LeafPolicy::unique),
+                                    TreeOptions{.threads = 1});
   const auto leaves = random_leaves(2000, 22);
   std::atomic<std::uint64_t> accepted{0};
   auto writer = [&](bool backwards) {

@@ -73,7 +73,7 @@ TYPED_TEST(LeafIndexProperty, RandomMixesMatchTheModel) {
   constexpr std::size_t N = TypeParam::value;
   check_property("insert/insert_many/snapshot/index_of/prove == model", 0.5, [] {
     const LeafPolicy policy = *rc::gen::element(LeafPolicy::index, LeafPolicy::unique);
-    LeanIMT<Blake3, N> tree(TreeOptions{.threads = 1, .leaf_policy = policy});
+    LeanIMT<Blake3, N> tree(tree_params<Blake3, N>(NodeHash::lean_imt, policy), TreeOptions{.threads = 1});
     const NaiveModel naive(N, HashId::blake3, NodeHash::lean_imt);
     LeafModel model;
     // A small pool of leaves makes repeats frequent; fresh ones come from a seed.

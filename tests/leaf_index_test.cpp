@@ -17,7 +17,8 @@ namespace {
 
 using Tree = LeanIMT<Blake3, 4>;
 
-TreeOptions with_policy(LeafPolicy policy) { return TreeOptions{.threads = 1, .leaf_policy = policy}; }
+TreeParams with_policy(LeafPolicy policy) { return tree_params<Blake3, 4>(NodeHash::lean_imt, policy); }
+const TreeOptions kOneThread{.threads = 1};
 
 TEST(LeafPolicy, NamesRoundTrip) {
   for (LeafPolicy policy : {LeafPolicy::none, LeafPolicy::index, LeafPolicy::unique})
@@ -33,7 +34,7 @@ TEST(LeafPolicy, NamesRoundTrip) {
 }
 
 TEST(LeafIndex, NoneHasNoLookupsAndAcceptsDuplicates) {
-  Tree tree(with_policy(LeafPolicy::none));
+  Tree tree(with_policy(LeafPolicy::none), kOneThread);
   const Node leaf = node_of(7);
   tree.insert(leaf);
   tree.insert(leaf);
@@ -44,7 +45,7 @@ TEST(LeafIndex, NoneHasNoLookupsAndAcceptsDuplicates) {
 }
 
 TEST(LeafIndex, IndexPolicyReturnsTheLowestIndex) {
-  Tree tree(with_policy(LeafPolicy::index));
+  Tree tree(with_policy(LeafPolicy::index), kOneThread);
   const auto leaves = random_leaves(1000, 1);
   EXPECT_FALSE(tree.index_of(leaves[0]).has_value());  // empty tree
   tree.insert_many(leaves);
@@ -57,7 +58,7 @@ TEST(LeafIndex, IndexPolicyReturnsTheLowestIndex) {
 }
 
 TEST(LeafIndex, UniqueRefusesALeafTheTreeHolds) {
-  Tree tree(with_policy(LeafPolicy::unique));
+  Tree tree(with_policy(LeafPolicy::unique), kOneThread);
   const auto leaves = random_leaves(100, 2);
   tree.insert_many(leaves);
   const auto root = tree.root();
@@ -92,7 +93,7 @@ TEST(LeafIndex, UniqueRefusesALeafTheTreeHolds) {
 }
 
 TEST(LeafIndex, UniqueRefusesARepeatInsideTheBatch) {
-  Tree tree(with_policy(LeafPolicy::unique));
+  Tree tree(with_policy(LeafPolicy::unique), kOneThread);
   tree.insert_many(random_leaves(50, 4));
   std::vector<Node> batch = random_leaves(2000, 5);
   batch[1500] = batch[300];
@@ -110,7 +111,7 @@ TEST(LeafIndex, UniqueRefusesARepeatInsideTheBatch) {
 }
 
 TEST(LeafIndex, SnapshotsAnswerForTheirOwnSizeAcrossGrowth) {
-  Tree tree(with_policy(LeafPolicy::unique));
+  Tree tree(with_policy(LeafPolicy::unique), kOneThread);
   const auto leaves = random_leaves(20000, 6);
   tree.insert_many(std::span<const Node>(leaves).first(10));
   const auto small = tree.snapshot();
@@ -127,16 +128,15 @@ TEST(LeafIndex, SnapshotsAnswerForTheirOwnSizeAcrossGrowth) {
 }
 
 TEST(LeafIndex, TheSecretIsReturnedAndReused) {
-  Tree random_a(with_policy(LeafPolicy::unique)), random_b(with_policy(LeafPolicy::unique));
+  Tree random_a(with_policy(LeafPolicy::unique), kOneThread), random_b(with_policy(LeafPolicy::unique), kOneThread);
   EXPECT_NE(random_a.leaf_secret(), random_b.leaf_secret());
   LeafSecret secret{};
   secret[3] = 0x5a;
-  TreeOptions options = with_policy(LeafPolicy::unique);
-  options.leaf_secret = secret;
-  Tree given(options);
+  const TreeOptions options{.threads = 1, .leaf_secret = secret};
+  Tree given(with_policy(LeafPolicy::unique), options);
   EXPECT_EQ(given.leaf_secret(), secret);
   // The same secret places leaves the same way: equal probe counts.
-  Tree again(options);
+  Tree again(with_policy(LeafPolicy::unique), options);
   const auto leaves = random_leaves(5000, 7);
   given.insert_many(leaves);
   again.insert_many(leaves);
@@ -173,7 +173,7 @@ TEST(LeafIndex, AdversarialLeavesProbeLikeRandomOnes) {
     nearly_equal[i][0] = static_cast<std::uint8_t>(i >> 16);
   }
   auto probes = [](const std::vector<Node>& leaves) {
-    Tree tree(with_policy(LeafPolicy::unique));
+    Tree tree(with_policy(LeafPolicy::unique), kOneThread);
     tree.insert_many(leaves);
     std::vector<Node> absent = random_leaves(5000, 9);
     for (Node& leaf : absent) leaf[31] ^= 0x80;  // absent, and shaped like the stored ones
@@ -200,7 +200,7 @@ TEST(LeafIndex, PositionWidthOverflowIsRefused) {
     ~Restore() { testing::set_indexed_leaf_limit(0); }
   } restore;
   for (LeafPolicy policy : {LeafPolicy::index, LeafPolicy::unique}) {
-    Tree tree(with_policy(policy));
+    Tree tree(with_policy(policy), kOneThread);
     tree.insert_many(random_leaves(99, 10));
     const auto root = tree.root();
     try {
@@ -216,13 +216,13 @@ TEST(LeafIndex, PositionWidthOverflowIsRefused) {
     EXPECT_THROW(tree.insert(node_of(2)), Error);
     EXPECT_EQ(tree.index_of(node_of(1)), 99u);
   }
-  Tree plain(with_policy(LeafPolicy::none));  // no index, no limit
+  Tree plain(with_policy(LeafPolicy::none), kOneThread);  // no index, no limit
   plain.insert_many(random_leaves(150, 12));
   EXPECT_EQ(plain.size(), 150u);
 }
 
 TEST(LeafIndex, ConcurrentTreeAndTypeErasedTrees) {
-  ConcurrentLeanIMT<Blake3, 4> concurrent(with_policy(LeafPolicy::unique));
+  ConcurrentLeanIMT<Blake3, 4> concurrent(with_policy(LeafPolicy::unique), kOneThread);
   const auto leaves = random_leaves(300, 13);
   EXPECT_EQ(concurrent.insert_many_with_index(leaves).first_index, 0u);
   EXPECT_EQ(concurrent.insert_with_index(node_of(3)).first_index, 300u);
@@ -231,7 +231,7 @@ TEST(LeafIndex, ConcurrentTreeAndTypeErasedTrees) {
   EXPECT_EQ(concurrent.size(), 301u);
 
   for (unsigned arity : {2u, 3u, 4u, 8u, 16u}) {
-    auto tree = make_tree({arity, HashId::blake3, NodeHash::lean_imt}, with_policy(LeafPolicy::unique));
+    auto tree = make_tree({arity, HashId::blake3, NodeHash::lean_imt, 32, LeafPolicy::unique}, kOneThread);
     EXPECT_EQ(tree->leaf_policy(), LeafPolicy::unique);
     tree->insert_many(leaves);
     const auto snapshot = tree->snapshot();
@@ -248,7 +248,7 @@ TEST(LeafIndex, ConcurrentTreeAndTypeErasedTrees) {
 }
 
 TEST(LeafIndex, RewindLeavesOldSnapshotsAnsweringAndFreesLeavesForReinsertion) {
-  Tree tree(with_policy(LeafPolicy::unique));
+  Tree tree(with_policy(LeafPolicy::unique), kOneThread);
   const auto leaves = random_leaves(3000, 15);
   tree.insert_many(leaves);
   const auto before = tree.snapshot();
@@ -279,7 +279,7 @@ TEST(LeafIndex, RewindLeavesOldSnapshotsAnsweringAndFreesLeavesForReinsertion) {
 }
 
 TEST(LeafIndex, ReserveSizesTheIndexOnce) {
-  Tree tree(with_policy(LeafPolicy::unique));
+  Tree tree(with_policy(LeafPolicy::unique), kOneThread);
   tree.reserve(100000);
   const std::size_t bytes = tree.index_bytes();
   EXPECT_GT(bytes, 0u);

@@ -82,7 +82,7 @@ TEST(PoseidonFixtures, ZkKitRootsAtEverySize) {
   const std::uint64_t largest = roots.rbegin()->first;
   const std::vector<Node> leaves = fixture_leaves(largest);
   // One at a time, checked at every listed size.
-  LeanIMT<Poseidon, 2> single(TreeOptions{NodeHash::lean_imt, 1, 0});
+  LeanIMT<Poseidon, 2> single(TreeOptions{.threads = 1});
   for (std::uint64_t i = 0; i < largest; ++i) {
     single.insert(leaves[i]);
     if (auto it = roots.find(i + 1); it != roots.end()) {
@@ -90,7 +90,7 @@ TEST(PoseidonFixtures, ZkKitRootsAtEverySize) {
     }
   }
   // In batches from one listed size to the next, two threads.
-  LeanIMT<Poseidon, 2> batched(TreeOptions{NodeHash::lean_imt, 2, 0});
+  LeanIMT<Poseidon, 2> batched(TreeOptions{.threads = 2});
   std::uint64_t size = 0;
   for (const auto& [target, root] : roots) {
     batched.insert_many(std::span<const Node>(leaves).subspan(size, target - size));
@@ -106,7 +106,7 @@ TEST(PoseidonFixtures, NaryRoots) {
   for (const auto& f : lines) largest = std::max<std::uint64_t>(largest, std::stoull(f[1]));
   const std::vector<Node> leaves = fixture_leaves(largest);
   auto root_of = [&](unsigned arity, std::uint64_t size) {
-    const auto tree = make_tree({arity, HashId::poseidon, NodeHash::lean_imt}, TreeOptions{NodeHash::lean_imt, 1, 0});
+    const auto tree = make_tree({arity, HashId::poseidon, NodeHash::lean_imt}, TreeOptions{.threads = 1});
     tree->insert_many(std::span<const Node>(leaves).first(size));
     return to_hex(*tree->root());
   };
@@ -121,7 +121,7 @@ TEST(PoseidonFixtures, ZkKitProofsBothWays) {
   std::uint64_t largest = 0;
   for (const auto& f : lines) largest = std::max<std::uint64_t>(largest, std::stoull(f[0]));
   const std::vector<Node> leaves = fixture_leaves(largest);
-  LeanIMT<Poseidon, 2> tree(TreeOptions{NodeHash::lean_imt, 1, 0});
+  LeanIMT<Poseidon, 2> tree(TreeOptions{.threads = 1});
   tree.insert_many(leaves);
   const auto snapshot = tree.snapshot();
   for (const auto& f : lines) {
@@ -166,7 +166,7 @@ TEST(PoseidonFixtures, SemaphoreGroupRoots) {
     } else if (f[0] == "root") {
       const std::size_t size = std::stoull(f[1]);
       ASSERT_LE(size, commitments.size());
-      LeanIMT<Poseidon, 2> group(TreeOptions{NodeHash::lean_imt, 1, 0});
+      LeanIMT<Poseidon, 2> group(TreeOptions{.threads = 1});
       group.insert_many(std::span<const Node>(commitments).first(size));
       EXPECT_EQ(to_hex(*group.root()), f[2]) << "group of " << size;
       ++checked;
@@ -195,7 +195,7 @@ TEST(PoseidonZkKit, DecimalAndJsonAreStrict) {
   EXPECT_TRUE(looks_like_zkkit_json(good));
   EXPECT_FALSE(looks_like_zkkit_json(R"({"type":"inclusion","siblings":[]})"));
   // Only N = 2 lean-imt proofs have a zk-kit form.
-  LeanIMT<Poseidon, 4> four(TreeOptions{NodeHash::lean_imt, 1, 0});
+  LeanIMT<Poseidon, 4> four(TreeOptions{.threads = 1});
   four.insert_many(fixture_leaves(5));
   EXPECT_ERRC(to_zkkit(four.prove(1)), Errc::invalid_argument);
 }

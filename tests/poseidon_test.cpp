@@ -283,9 +283,7 @@ TEST(PoseidonHash, NamesAndSchemes) {
   hash_group(HashId::poseidon, NodeHash::lean_imt, kids, 2, out);
   EXPECT_EQ(to_hex(out), kPoseidonLiteSequential[1]);
   EXPECT_ERRC(hash_group(HashId::poseidon, NodeHash::tagged, kids, 2, out), Errc::invalid_argument);
-  TreeOptions tagged;
-  tagged.node_hash = NodeHash::tagged;
-  EXPECT_ERRC((LeanIMT<Poseidon, 2>(tagged)), Errc::invalid_argument);
+  EXPECT_ERRC((LeanIMT<Poseidon, 2>(tree_params<Poseidon, 2>(NodeHash::tagged))), Errc::invalid_argument);
 }
 
 // Field-element leaves below p (random, and edge values).
@@ -363,7 +361,7 @@ TEST(PoseidonTree, RootsEqualNaiveRecomputationForEveryArity) {
 }
 
 TEST(PoseidonTree, LeafAtOrAbovePIsRefusedTreeUnchanged) {
-  LeanIMT<Poseidon, 2> tree(TreeOptions{NodeHash::lean_imt, 1, 0});
+  LeanIMT<Poseidon, 2> tree(TreeOptions{.threads = 1});
   std::vector<Node> leaves = field_leaves(10, 1);
   tree.insert_many(leaves);
   const Node root = *tree.root();
@@ -383,7 +381,7 @@ TEST(PoseidonTree, LeafAtOrAbovePIsRefusedTreeUnchanged) {
 }
 
 TEST(PoseidonProof, ValuesAtOrAbovePAreMalformed) {
-  LeanIMT<Poseidon, 4> tree(TreeOptions{NodeHash::lean_imt, 1, 0});
+  LeanIMT<Poseidon, 4> tree(TreeOptions{.threads = 1});
   tree.insert_many(field_leaves(37, 3));
   const InclusionProof good = tree.prove(9);
   ASSERT_TRUE(verify(good));
@@ -469,9 +467,8 @@ TEST(PoseidonDb, RefusesLeavesAtOrAbovePBeforeLoggingAndKeepsItsHash) {
   }
   EXPECT_ERRC((RotorTree<Blake3, 2>(dir.string(), config)), Errc::parameter_mismatch);
   fs::remove_all(dir);
-  DbConfig tagged = config;
-  tagged.node_hash = NodeHash::tagged;
-  EXPECT_ERRC((RotorTree<Poseidon, 2>(dir.string(), tagged)), Errc::invalid_argument);
+  EXPECT_ERRC((RotorTree<Poseidon, 2>(dir.string(), tree_params<Poseidon, 2>(NodeHash::tagged), config)),
+              Errc::invalid_argument);
   EXPECT_FALSE(fs::exists(dir / "meta"));
   fs::remove_all(dir);
 }

@@ -151,7 +151,7 @@ TYPED_TEST(ProofProperty, InclusionProofsAreModelPathsVerifyAndResistEveryAltera
     const NaiveModel model = Config::model();
     const std::size_t size = *proof_tree_sizes(N);
     const std::vector<Node> leaves = random_leaves(size, *rc::gen::arbitrary<std::uint64_t>());
-    typename Config::tree tree(Config::options(*rc::gen::inRange<std::size_t>(1, 3), 4));
+    typename Config::tree tree(Config::params(), Config::options(*rc::gen::inRange<std::size_t>(1, 3), 4));
     tree.insert_many(leaves);
     const auto levels = model.levels(leaves);
     const Node root = levels.back().front();
@@ -202,7 +202,7 @@ TYPED_TEST(ProofProperty, ConsistencyProofsVerifyUpdateInclusionProofsAndResistE
     const std::size_t new_size = *proof_tree_sizes(N);
     const std::size_t old_size = *rc::gen::inRange<std::size_t>(1, new_size + 1);
     const std::vector<Node> leaves = random_leaves(new_size, *rc::gen::arbitrary<std::uint64_t>());
-    typename Config::tree tree(Config::options(1));
+    typename Config::tree tree(Config::params(), Config::options(1));
     tree.insert_many(std::span(leaves.data(), old_size));
     const auto older = tree.snapshot();
     if (new_size > old_size) tree.insert_many(std::span(leaves.data() + old_size, new_size - old_size));

@@ -19,7 +19,7 @@ TYPED_TEST(ProofTest, EveryInclusionProofOfSmallTreesIsTheModelPathAndVerifies) 
   constexpr std::size_t N = TypeParam::arity;
   const NaiveModel model = TypeParam::model();
   const std::vector<Node> leaves = random_leaves(N * N + N + 1, 80 + N);
-  typename TypeParam::tree tree(TypeParam::options());
+  typename TypeParam::tree tree(TypeParam::params(), TypeParam::options());
   for (std::size_t size = 1; size <= leaves.size(); ++size) {
     tree.insert(leaves[size - 1]);
     const std::span<const Node> prefix(leaves.data(), size);
@@ -49,7 +49,7 @@ TYPED_TEST(ProofTest, EveryConsistencyPairUpToFortyVerifiesAndUpdatesEveryInclus
   constexpr std::size_t kMaxSize = 40;
   const NaiveModel model = TypeParam::model();
   const std::vector<Node> leaves = random_leaves(kMaxSize, 90 + N);
-  typename TypeParam::tree tree(TypeParam::options());
+  typename TypeParam::tree tree(TypeParam::params(), TypeParam::options());
   tree.insert_many(leaves);
   const auto full = tree.snapshot();
   std::vector<Node> model_roots{Node{}};  // model_roots[s] = root of the first s leaves

@@ -55,9 +55,7 @@ std::vector<ReferenceLine> parse_fixture(const std::string& path) {
 /// (any 2..16, not just the run-time wrapper's 2, 3, 4, 8, 16).
 template <std::size_t N>
 std::optional<Node> typed_root(NodeHash scheme, std::span<const Node> leaves) {
-  TreeOptions options;
-  options.node_hash = scheme;
-  LeanIMT<Blake3, N> tree(options);
+  LeanIMT<Blake3, N> tree(tree_params<Blake3, N>(scheme));
   const std::size_t half = leaves.size() / 2;  // one batch and then one by one
   if (half > 0) tree.insert_many(leaves.first(half));
   for (std::size_t i = half; i < leaves.size(); ++i) tree.insert(leaves[i]);

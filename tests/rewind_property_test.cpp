@@ -87,7 +87,7 @@ TYPED_TEST(RewindProperty, AnyMixWithRewindsMatchesTheModelAndOldSnapshotsStay) 
     // Two threads with a tiny threshold half of the time: the parallel
     // hashing paths rewrite the same chunks.
     const bool parallel = *rc::gen::arbitrary<bool>();
-    Tree tree(Config::options(parallel ? 2 : 1, 4));
+    Tree tree(Config::params(), Config::options(parallel ? 2 : 1, 4));
     std::vector<Node> leaves;
     std::uint64_t seed = *rc::gen::arbitrary<std::uint64_t>();
     struct Kept {
@@ -143,7 +143,7 @@ TYPED_TEST(RewindProperty, AnyMixWithRewindsMatchesTheModelAndOldSnapshotsStay) 
 
 TYPED_TEST(RewindProperty, RewindBeyondTheSizeIsRefusedAndChangesNothing) {
   using Config = TypeParam;
-  typename Config::tree tree(Config::options());
+  typename Config::tree tree(Config::params(), Config::options());
   const std::vector<Node> leaves = random_leaves(3 * Config::arity + 1, 7);
   tree.insert_many(leaves);
   const auto root = tree.root();
@@ -178,7 +178,7 @@ TEST(RewindConcurrent, PublishesTheRewoundTreeAndKeepsOldSnapshots) {
 
 TEST(RewindAnyTree, RewindsEveryRuntimeArity) {
   for (unsigned arity : {2u, 3u, 4u, 8u, 16u}) {
-    const ProofParams params{arity, HashId::blake3, NodeHash::lean_imt};
+    const TreeParams params{arity, HashId::blake3, NodeHash::lean_imt};
     const NaiveModel model(arity, HashId::blake3, NodeHash::lean_imt);
     auto tree = make_tree(params, TreeOptions{.threads = 1});
     const std::vector<Node> leaves = random_leaves(5 * arity * kGroupsPerChunk / 2, arity);

@@ -61,7 +61,7 @@ TYPED_TEST(SnapshotTest, StaysUnchangedWhileTheTreeKeepsGrowing) {
   const NaiveModel model = TypeParam::model();
   // Past one chunk of level 0 (N*128 leaves) so later inserts land in new chunks.
   const std::vector<Node> leaves = random_leaves(N * 128 * 2 + 3 * N + 1, 40 + N);
-  typename TypeParam::tree tree(TypeParam::options());
+  typename TypeParam::tree tree(TypeParam::params(), TypeParam::options());
   std::vector<typename TypeParam::tree::snapshot_type> snapshots{tree.snapshot()};
   std::vector<std::size_t> sizes{0};
   // Batches of many lengths, single inserts in between, one jump across a chunk.
@@ -87,7 +87,7 @@ TYPED_TEST(SnapshotTest, OutlivesTheTree) {
   const std::vector<Node> leaves = random_leaves(3 * TypeParam::arity + 2, 50);
   std::optional<typename TypeParam::tree::snapshot_type> snapshot;
   {
-    auto tree = std::make_unique<typename TypeParam::tree>(TypeParam::options());
+    auto tree = std::make_unique<typename TypeParam::tree>(TypeParam::params(), TypeParam::options());
     tree->insert_many(leaves);
     snapshot = tree->snapshot();
     tree->insert(leaves[0]);  // the tree moves on, then goes away
@@ -99,7 +99,7 @@ TYPED_TEST(SnapshotTest, PrefixEqualsTheTreeOfThatManyLeaves) {
   constexpr std::size_t N = TypeParam::arity;
   const NaiveModel model = TypeParam::model();
   const std::vector<Node> leaves = random_leaves(N * N + 2 * N + 3, 60 + N);
-  typename TypeParam::tree tree(TypeParam::options());
+  typename TypeParam::tree tree(TypeParam::params(), TypeParam::options());
   tree.insert_many(leaves);
   const auto full = tree.snapshot();
   for (std::size_t size = 1; size <= leaves.size(); ++size) {
@@ -107,7 +107,7 @@ TYPED_TEST(SnapshotTest, PrefixEqualsTheTreeOfThatManyLeaves) {
     ASSERT_TRUE(snapshot_is_tree_of(prefix, model, std::span(leaves.data(), size)))
         << "prefix " << size;
     // The same as a tree actually built with that many leaves.
-    typename TypeParam::tree built(TypeParam::options());
+    typename TypeParam::tree built(TypeParam::params(), TypeParam::options());
     built.insert_many(std::span(leaves.data(), size));
     ASSERT_EQ(prefix.prove(size - 1), built.prove(size - 1));
     ASSERT_EQ(prefix.prove(0), built.prove(0));

@@ -94,9 +94,9 @@ struct TreeConfig {
   static constexpr NodeHash scheme = S;
   using tree = LeanIMT<H, N>;
   static NaiveModel model() { return NaiveModel(N, H::id, S); }
+  static TreeParams params() { return tree_params<H, N>(S); }
   static TreeOptions options(std::size_t threads = 1, std::size_t parallel_threshold = 0) {
     TreeOptions o;
-    o.node_hash = S;
     o.threads = threads;
     o.parallel_threshold = parallel_threshold;
     return o;

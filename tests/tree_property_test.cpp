@@ -56,8 +56,8 @@ TYPED_TEST(TreeProperty, AnyMixOfInsertsMatchesTheModelAndParallelIsByteIdentica
     std::sort(cuts.begin(), cuts.end());
     cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
 
-    typename Config::tree sequential(Config::options(1));
-    typename Config::tree parallel(Config::options(2, threshold));
+    typename Config::tree sequential(Config::params(), Config::options(1));
+    typename Config::tree parallel(Config::params(), Config::options(2, threshold));
     RC_ASSERT(parallel.threads() == 2u);
     for (std::size_t piece = 0; piece + 1 < cuts.size(); ++piece) {
       const std::size_t begin = cuts[piece], end = cuts[piece + 1];
@@ -100,7 +100,7 @@ TYPED_TEST(TreeProperty, ABatchEqualsItsLeavesOneByOne) {
     const std::size_t batch = *rc::gen::inRange<std::size_t>(1, 4 * Config::arity * Config::arity);
     const std::vector<Node> leaves =
         random_leaves(before + batch, *rc::gen::arbitrary<std::uint64_t>());
-    typename Config::tree batched(Config::options(1)), single(Config::options(1));
+    typename Config::tree batched(Config::params(), Config::options(1)), single(Config::params(), Config::options(1));
     if (before > 0) batched.insert_many(std::span(leaves.data(), before));
     batched.insert_many(std::span(leaves.data() + before, batch));
     for (const Node& leaf : leaves) single.insert(leaf);

@@ -43,7 +43,7 @@ template <class Tree>
 }
 
 TYPED_TEST(TreeTest, EmptyTreeHasNoRootNoNodesAndNoProofs) {
-  typename TypeParam::tree tree(TypeParam::options());
+  typename TypeParam::tree tree(TypeParam::params(), TypeParam::options());
   EXPECT_EQ(tree.size(), 0u);
   EXPECT_EQ(tree.depth(), 0u);
   EXPECT_FALSE(tree.root().has_value());
@@ -58,7 +58,7 @@ TYPED_TEST(TreeTest, EmptyTreeHasNoRootNoNodesAndNoProofs) {
 }
 
 TYPED_TEST(TreeTest, SingleLeafIsTheRoot) {
-  typename TypeParam::tree tree(TypeParam::options());
+  typename TypeParam::tree tree(TypeParam::params(), TypeParam::options());
   const Node leaf = random_leaves(1, 11)[0];
   EXPECT_EQ(tree.insert(leaf), leaf);
   EXPECT_EQ(tree.root(), leaf);
@@ -72,7 +72,7 @@ TYPED_TEST(TreeTest, OneByOneEveryNodeMatchesTheModelUpToDepthThree) {
   constexpr std::size_t N = TypeParam::arity;
   const NaiveModel model = TypeParam::model();
   const std::vector<Node> leaves = random_leaves(2 * N * N + 2, N);
-  typename TypeParam::tree tree(TypeParam::options());
+  typename TypeParam::tree tree(TypeParam::params(), TypeParam::options());
   ASSERT_TRUE(tree_equals_model(tree, model, {}));
   for (std::size_t size = 1; size <= leaves.size(); ++size) {
     const Node returned = tree.insert(leaves[size - 1]);
@@ -91,7 +91,7 @@ TYPED_TEST(TreeTest, BatchesOfEveryLengthGiveTheTreeOfOneByOneInserts) {
   // A batch of every length 1..3N+1 starting at every offset 0..N+1.
   for (std::size_t offset = 0; offset <= N + 1; ++offset)
     for (std::size_t length = 1; length <= 3 * N + 1; ++length) {
-      typename TypeParam::tree tree(TypeParam::options());
+      typename TypeParam::tree tree(TypeParam::params(), TypeParam::options());
       if (offset > 0) tree.insert_many(std::span(leaves.data(), offset));
       const Node returned = tree.insert_many(std::span(leaves.data() + offset, length));
       const std::vector<Node> prefix(leaves.begin(), leaves.begin() + offset + length);
@@ -102,7 +102,7 @@ TYPED_TEST(TreeTest, BatchesOfEveryLengthGiveTheTreeOfOneByOneInserts) {
 }
 
 TYPED_TEST(TreeTest, EmptyBatchIsAnErrorAndChangesNothing) {
-  typename TypeParam::tree tree(TypeParam::options());
+  typename TypeParam::tree tree(TypeParam::params(), TypeParam::options());
   EXPECT_ERRC(tree.insert_many({}), Errc::empty_batch);
   EXPECT_EQ(tree.size(), 0u);
   EXPECT_FALSE(tree.root());
@@ -138,9 +138,7 @@ TEST(TreeKnownValues, SmallTreesHashExactlyTheSpecifiedBytes) {
     EXPECT_EQ(tree.root(), blake3(cat({blake3(cat({a, b, c})), d})));
   }
   {  // tagged, arity 3, [a, b, c, d]: 0x01 ‖ u8(k) ‖ children.
-    TreeOptions options;
-    options.node_hash = NodeHash::tagged;
-    LeanIMT<Blake3, 3> tree(options);
+    LeanIMT<Blake3, 3> tree(tree_params<Blake3, 3>(NodeHash::tagged));
     tree.insert_many(std::vector<Node>{a, b, c, d});
     EXPECT_EQ(tree.root(), blake3(cat({blake3(cat({a, b, c}, {0x01, 3})), d}, {0x01, 2})));
   }
@@ -237,7 +235,7 @@ TEST(AnyTree, EveryRuntimeArityHashAndSchemeMatchesTheModel) {
   for (unsigned arity : {2u, 3u, 4u, 8u, 16u})
     for (HashId hash : {HashId::blake3, HashId::sha256})
       for (NodeHash scheme : {NodeHash::lean_imt, NodeHash::tagged}) {
-        const ProofParams params{arity, hash, scheme};
+        const TreeParams params{arity, hash, scheme};
         const NaiveModel model(arity, hash, scheme);
         auto tree = make_tree(params);
         EXPECT_EQ(tree->params(), params);

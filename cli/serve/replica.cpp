@@ -53,15 +53,15 @@ Node primary_root_at(HttpClient& client, std::uint64_t size) {
 
 }  // namespace
 
-PrimaryShape primary_shape(const std::string& url) {
+TreeParams primary_params(const std::string& url) {
   HttpClient client(url, std::chrono::seconds(10));
   const auto root = get_root(client, "/v1/root");
-  PrimaryShape shape;
-  shape.params.arity = root.json.at("arity").get<unsigned>();
-  shape.params.hash = parse_hash_id(root.json.at("hash").get<std::string>());
-  shape.params.node_hash = parse_node_hash(root.json.at("node_hash").get<std::string>());
-  shape.leaf_policy = parse_leaf_policy(root.json.at("leaf_policy").get<std::string>());
-  return shape;
+  TreeParams params;
+  params.arity = root.json.at("arity").get<unsigned>();
+  params.hash = parse_hash_id(root.json.at("hash").get<std::string>());
+  params.node_hash = parse_node_hash(root.json.at("node_hash").get<std::string>());
+  params.leaf_policy = parse_leaf_policy(root.json.at("leaf_policy").get<std::string>());
+  return params;
 }
 
 Replica::Replica(Service& service, std::string url) : service_(service), url_(std::move(url)) {

@@ -14,13 +14,9 @@
 
 namespace rotortree::serve {
 
-/// The primary's parameters and leaf policy (GET /v1/root), to create the
-/// local database like it (lookups work on the replica too).
-struct PrimaryShape {
-  DbParams params;
-  LeafPolicy leaf_policy = LeafPolicy::none;
-};
-PrimaryShape primary_shape(const std::string& url);
+/// The primary's parameters with its leaf policy (GET /v1/root), to create
+/// the local database like it (lookups work on the replica too).
+TreeParams primary_params(const std::string& url);
 
 class Replica {
  public:

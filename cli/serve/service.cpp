@@ -305,7 +305,7 @@ Reply Service::root_reply(const AnySnapshot& snap) const {
                     ",\"depth\":" + std::to_string(snap.depth()) + ",\"arity\":" + std::to_string(params.arity) +
                     ",\"hash\":\"" + std::string(to_string(params.hash)) + "\",\"node_hash\":\"" +
                     std::string(to_string(params.node_hash)) + "\",\"leaf_policy\":\"" +
-                    std::string(to_string(db_->leaf_policy())) + "\"}";
+                    std::string(to_string(db_->params().leaf_policy)) + "\"}";
   return Reply{200, "application/json", std::move(out)};
 }
 

@@ -21,7 +21,7 @@ class AnyDb {
     std::uint64_t first_index = 0;
   };
   virtual ~AnyDb() = default;
-  virtual DbParams params() const = 0;
+  virtual TreeParams params() const = 0;
   virtual std::uint64_t size() const = 0;
   virtual std::optional<Node> root() const = 0;
   virtual InsertResult insert(const Node& leaf) = 0;
@@ -36,7 +36,6 @@ class AnyDb {
   virtual void checkpoint() = 0;
   virtual void close() = 0;
   /// See RotorTree::index_of (Error(invalid_argument) for leaf policy none).
-  virtual LeafPolicy leaf_policy() const = 0;
   virtual std::optional<std::uint64_t> index_of(const Node& leaf) const = 0;
   virtual void index_of(std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) const = 0;
   virtual std::unique_ptr<AnySnapshot> snapshot() const = 0;
@@ -44,13 +43,13 @@ class AnyDb {
   virtual std::optional<Error> background_error() const = 0;
 };
 
-/// The parameters stored in `dir`, or nothing if it holds no database.
-std::optional<DbParams> read_db_params(const std::string& dir, db::Env* env = nullptr);
+/// The parameters stored in `dir` (with its leaf policy), or nothing if it holds no database.
+std::optional<TreeParams> read_db_params(const std::string& dir, db::Env* env = nullptr);
 
-/// Open an existing database with its stored parameters, or create one with
-/// `create` (config.node_hash / max_depth are overridden by the parameters).
-/// If `create` is given and a database exists, its parameters must match.
-std::unique_ptr<AnyDb> open_any_db(const std::string& dir, DbConfig config,
-                                   const std::optional<DbParams>& create = std::nullopt);
+/// Open the database in `dir` with its stored parameters (Error(not_found) if
+/// there is none), or, given `create`, the database of exactly those
+/// parameters: created if missing, Error(parameter_mismatch) if it has others.
+std::unique_ptr<AnyDb> open_any_db(const std::string& dir, const DbConfig& config,
+                                   const std::optional<TreeParams>& create = std::nullopt);
 
 }  // namespace rotortree

@@ -19,7 +19,7 @@ bool is_runtime_arity(unsigned arity) noexcept;
 class AnySnapshot {
  public:
   virtual ~AnySnapshot() = default;
-  virtual ProofParams params() const = 0;
+  virtual TreeParams params() const = 0;
   virtual std::uint64_t size() const = 0;
   virtual unsigned depth() const = 0;
   virtual std::optional<Node> root() const = 0;
@@ -38,7 +38,7 @@ class AnySnapshot {
 class AnyTree {
  public:
   virtual ~AnyTree() = default;
-  virtual ProofParams params() const = 0;
+  virtual TreeParams params() const = 0;
   virtual std::uint64_t size() const = 0;
   virtual std::optional<Node> root() const = 0;
   virtual Node insert(const Node& leaf) = 0;
@@ -57,8 +57,10 @@ class AnyTree {
   virtual std::size_t index_bytes() const = 0;
 };
 
-/// Throws Error(invalid_argument) for an arity outside is_runtime_arity.
-std::unique_ptr<AnyTree> make_tree(const ProofParams& params, const TreeOptions& options = {});
+/// A tree of `params` (max depth 32). Throws Error(invalid_argument) for an arity
+/// outside is_runtime_arity or a node hash the hash does not take, and
+/// Error(parameter_mismatch) for another max depth.
+std::unique_ptr<AnyTree> make_tree(const TreeParams& params, const TreeOptions& options = {});
 
 /// Wrap a typed snapshot (used by make_tree and by the database).
 template <Hasher H, std::size_t N, std::size_t MaxDepth>
@@ -69,7 +71,7 @@ template <Hasher H, std::size_t N, std::size_t MaxDepth>
 class AnySnapshotImpl final : public AnySnapshot {
  public:
   explicit AnySnapshotImpl(Snapshot<H, N, MaxDepth> s) : s_(std::move(s)) {}
-  ProofParams params() const override { return s_.params(); }
+  TreeParams params() const override { return s_.params(); }
   std::uint64_t size() const override { return s_.size(); }
   unsigned depth() const override { return s_.depth(); }
   std::optional<Node> root() const override { return s_.root(); }

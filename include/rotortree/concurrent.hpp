@@ -23,8 +23,10 @@ class ConcurrentLeanIMT {
   using tree_type = LeanIMT<H, N, MaxDepth>;
   using snapshot_type = Snapshot<H, N, MaxDepth>;
 
-  explicit ConcurrentLeanIMT(TreeOptions options = {})
+  explicit ConcurrentLeanIMT(const TreeOptions& options = {})
       : tree_(options), published_(std::make_shared<const snapshot_type>(tree_.snapshot())) {}
+  explicit ConcurrentLeanIMT(const TreeParams& params, const TreeOptions& options = {})
+      : tree_(params, options), published_(std::make_shared<const snapshot_type>(tree_.snapshot())) {}
   /// Take over an existing tree (the database adopts its recovered tree).
   explicit ConcurrentLeanIMT(tree_type tree)
       : tree_(std::move(tree)), published_(std::make_shared<const snapshot_type>(tree_.snapshot())) {}

@@ -33,17 +33,25 @@ class RotorTree {
   using InsertResult = DbInsertResult;
   using RewindResult = DbRewindResult;
 
-  /// Open (creating or recovering) the database in `dir`. Throws Error:
-  /// not_found, locked, parameter_mismatch, corruption, io_error, no_space.
-  explicit RotorTree(std::string dir, const DbConfig& config = {})
-      : engine_(db::open_engine(std::move(dir), config, requested(config), link_)) {}
+  /// Open (creating or recovering) the database in `dir`: whatever node hash,
+  /// max depth and leaf policy it was created with (arity N and hash H must
+  /// match); a new one is created with tree_params<H, N, MaxDepth>(). Throws
+  /// Error: not_found, locked, parameter_mismatch, corruption, io_error, no_space.
+  explicit RotorTree(std::string dir, const DbConfig& config = {}) : RotorTree(std::move(dir), std::nullopt, config) {}
+  /// As above given nothing; given `params`, the database of exactly those
+  /// (created with them if missing; Error(parameter_mismatch) if it has
+  /// others). params.max_depth may be below MaxDepth: insertions past its
+  /// capacity are refused.
+  RotorTree(std::string dir, const std::optional<TreeParams>& params, const DbConfig& config = {})
+      : engine_(db::open_engine(std::move(dir), config, params ? checked(*params) : tree_params<H, N, MaxDepth>(),
+                                params.has_value(), link_)) {}
   /// Closes (see close()); a failure is reported to DbConfig::on_warning.
   ~RotorTree() { engine_->close_quietly(); }
   RotorTree(const RotorTree&) = delete;
   RotorTree& operator=(const RotorTree&) = delete;
 
   const std::string& directory() const noexcept { return engine_->directory(); }
-  const DbParams& params() const noexcept { return engine_->params(); }
+  const TreeParams& params() const noexcept { return engine_->params(); }
   std::uint64_t capacity() const noexcept { return capacity_for_depth(N, params().max_depth); }
 
   /// Append one leaf: its root and a token for its durability. With leaf
@@ -89,7 +97,7 @@ class RotorTree {
 
   /// Lookups (SPEC §5) in the latest state, lock-free like proofs. Throw
   /// Error(invalid_argument) for a database of leaf policy none.
-  LeafPolicy leaf_policy() const noexcept { return engine_->leaf_policy(); }
+  LeafPolicy leaf_policy() const noexcept { return params().leaf_policy; }
   std::optional<std::uint64_t> index_of(const Node& leaf) const { return link_.tree().index_of(leaf); }
   bool contains(const Node& leaf) const { return link_.tree().contains(leaf); }
   void index_of(std::span<const Node> leaves, std::span<std::optional<std::uint64_t>> out) const {
@@ -111,10 +119,11 @@ class RotorTree {
   }
 
  private:
-  static DbParams requested(const DbConfig& config) {
-    check_node_hash<H>(config.node_hash);
-    return {static_cast<unsigned>(N), config.max_depth ? config.max_depth : static_cast<unsigned>(MaxDepth), H::id,
-            config.node_hash};
+  static const TreeParams& checked(const TreeParams& params) {
+    TreeParams typed = params;
+    typed.max_depth = static_cast<unsigned>(MaxDepth);
+    check_tree_params<H, N, MaxDepth>(typed);  // the max depth: the engine's check
+    return params;
   }
 
   db::TypedTreeLink<H, N, MaxDepth> link_;  // declared first: the engine uses it until destroyed

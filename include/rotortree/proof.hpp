@@ -11,14 +11,6 @@
 
 namespace rotortree {
 
-/// Parameters a proof was made under; verification hashes with these.
-struct ProofParams {
-  unsigned arity = 4;
-  HashId hash = HashId::blake3;
-  NodeHash node_hash = NodeHash::lean_imt;
-  bool operator==(const ProofParams&) const = default;
-};
-
 /// One level of a path: the node's position in its group and the other members.
 struct ProofLevel {
   std::uint8_t position = 0;

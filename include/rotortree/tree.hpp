@@ -20,20 +20,37 @@
 
 namespace rotortree {
 
-/// Options of a tree, fixed at construction.
+/// How a tree works, fixed at construction (what it is: TreeParams).
 struct TreeOptions {
-  NodeHash node_hash = NodeHash::lean_imt;
   /// Hashing threads: 0 = all hardware threads, 1 = strictly sequential.
   std::size_t threads = 0;
   /// New parents a level needs before it is hashed in parallel;
   /// 0 = ROTORTREE_PARALLEL_THRESHOLD or the hasher's default
   /// (default_parallel_threshold: 1024 for BLAKE3 and SHA-256).
   std::size_t parallel_threshold = 0;
-  /// What the tree indexes about its leaves (docs/leaf-index.md).
-  LeafPolicy leaf_policy = LeafPolicy::none;
-  /// The index's hash secret; nothing = random (a database passes its stored one).
+  /// The leaf index's hash secret; nothing = random (a database passes its stored one).
   std::optional<LeafSecret> leaf_secret{};
 };
+
+/// The TreeParams of LeanIMT<H, N, MaxDepth> with this node hash and leaf policy.
+template <Hasher H, std::size_t N, std::size_t MaxDepth = 32>
+constexpr TreeParams tree_params(NodeHash node_hash = NodeHash::lean_imt,
+                                 LeafPolicy leaf_policy = LeafPolicy::none) noexcept {
+  return {static_cast<unsigned>(N), H::id, node_hash, static_cast<unsigned>(MaxDepth), leaf_policy};
+}
+
+/// Throws Error(parameter_mismatch) unless `params` has the arity, hash and max depth of
+/// LeanIMT<H, N, MaxDepth>, and Error(invalid_argument) for a node hash H does not take.
+template <Hasher H, std::size_t N, std::size_t MaxDepth>
+void check_tree_params(const TreeParams& params) {
+  const TreeParams typed = tree_params<H, N, MaxDepth>(params.node_hash, params.leaf_policy);
+  if (params != typed)
+    throw Error(Errc::parameter_mismatch,
+                "parameters (arity " + std::to_string(params.arity) + ", " + std::string(to_string(params.hash)) +
+                    ", max depth " + std::to_string(params.max_depth) + ") are not those of this tree type (arity " +
+                    std::to_string(N) + ", " + std::string(H::name) + ", max depth " + std::to_string(MaxDepth) + ")");
+  check_node_hash<H>(params.node_hash);
+}
 
 namespace detail {
 /// The prefix state of a hasher, or an empty placeholder for one without.
@@ -136,7 +153,7 @@ class Snapshot {
   std::uint64_t size() const noexcept { return size_; }
   unsigned depth() const noexcept { return depth_; }
   NodeHash node_hash() const noexcept { return node_hash_; }
-  ProofParams params() const noexcept { return {static_cast<unsigned>(N), H::id, node_hash_}; }
+  TreeParams params() const noexcept { return tree_params<H, N, MaxDepth>(node_hash_, leaf_policy_); }
   /// The root, or nothing for an empty tree.
   std::optional<Node> root() const noexcept {
     if (size_ == 0) return std::nullopt;
@@ -213,7 +230,7 @@ class Snapshot {
                                                 " is not below the tree size " +
                                                 std::to_string(size_));
     InclusionProof proof;
-    proof.params = params();
+    proof.params = params().proof();
     proof.root = edge_[depth_];
     proof.leaf_index = index;
     proof.tree_size = size_;
@@ -228,7 +245,7 @@ class Snapshot {
       throw Error(Errc::index_out_of_range,
                   "old size " + std::to_string(old_size) + " must be in 1.." + std::to_string(size_));
     ConsistencyProof proof;
-    proof.params = params();
+    proof.params = params().proof();
     proof.old_size = old_size;
     proof.new_size = size_;
     proof.new_root = edge_[depth_];
@@ -386,14 +403,17 @@ class LeanIMT {
   /// Most leaves the tree can hold: N^MaxDepth (saturating at 2^64-1).
   static constexpr std::uint64_t capacity = capacity_for_depth(N, MaxDepth);
 
-  explicit LeanIMT(TreeOptions options = {})
+  /// A tree of tree_params<H, N, MaxDepth>(): the lean-imt node hash, no leaf index.
+  explicit LeanIMT(const TreeOptions& options = {}) : LeanIMT(tree_params<H, N, MaxDepth>(), options) {}
+  /// A tree of `params` (see check_tree_params: they must be this type's).
+  explicit LeanIMT(const TreeParams& params, const TreeOptions& options = {})
       : store_(std::make_shared<LevelStore<N>>(MaxDepth + 1)),
-        node_hash_(options.node_hash),
+        node_hash_(params.node_hash),
         parallel_threshold_(options.parallel_threshold != 0
                                 ? options.parallel_threshold
                                 : parallel_threshold_from_env(default_parallel_threshold<H>())),
-        leaf_policy_(options.leaf_policy) {
-    check_node_hash<H>(options.node_hash);
+        leaf_policy_(params.leaf_policy) {
+    check_tree_params<H, N, MaxDepth>(params);
     if (leaf_policy_ != LeafPolicy::none) {
       leaf_secret_ = options.leaf_secret ? *options.leaf_secret : random_leaf_secret();
       leaf_keys_ = detail::expand_leaf_secret(leaf_secret_);
@@ -408,8 +428,9 @@ class LeanIMT {
   /// Adopt a store that already holds a tree of `size` leaves (database
   /// recovery: checkpointed chunks mapped from data files). Every level must
   /// have its chunks allocated for its length.
-  LeanIMT(std::shared_ptr<LevelStore<N>> store, std::uint64_t size, TreeOptions options = {})
-      : LeanIMT(options) {
+  LeanIMT(std::shared_ptr<LevelStore<N>> store, std::uint64_t size, const TreeParams& params,
+          const TreeOptions& options = {})
+      : LeanIMT(params, options) {
     store_ = std::move(store);
     size_ = size;
     if (leaf_policy_ != LeafPolicy::none) reserve_index(0);  // rebuilt from level 0
@@ -427,6 +448,7 @@ class LeanIMT {
 
   std::uint64_t size() const noexcept { return size_; }
   unsigned depth() const noexcept { return depth_for_size(size_, N); }
+  TreeParams params() const noexcept { return tree_params<H, N, MaxDepth>(node_hash_, leaf_policy_); }
   NodeHash node_hash() const noexcept { return node_hash_; }
   std::size_t threads() const noexcept { return executor_ ? executor_->threads() : 1; }
   std::size_t parallel_threshold() const noexcept { return parallel_threshold_; }

@@ -29,13 +29,32 @@ inline constexpr unsigned kMaxArity = 16;
 /// Levels any proof or database may have; bounds every decoder.
 inline constexpr unsigned kMaxLevels = 64;
 
-/// The parameters a database is created with; stored in every file header.
-struct DbParams {
+/// What a tree indexes about its leaves (SPEC §5), fixed at creation.
+enum class LeafPolicy : std::uint8_t {
+  none = 0,    ///< no index (lookups refused)
+  index = 1,   ///< index_of / contains; duplicates allowed, the lowest index answers
+  unique = 2,  ///< as `index`, and a leaf already present or repeated in a batch is refused
+};
+
+/// The part of a tree's parameters a proof carries: what verification hashes with.
+struct ProofParams {
   unsigned arity = 4;
-  unsigned max_depth = 32;
   HashId hash = HashId::blake3;
   NodeHash node_hash = NodeHash::lean_imt;
-  bool operator==(const DbParams&) const = default;
+  bool operator==(const ProofParams&) const = default;
+};
+
+/// What a tree is, fixed when it is made: one vocabulary for trees (make_tree,
+/// LeanIMT), databases (open_any_db, RotorTree, DbInfo) and their files' headers.
+/// Proofs carry its hashing part, proof().
+struct TreeParams {
+  unsigned arity = 4;
+  HashId hash = HashId::blake3;
+  NodeHash node_hash = NodeHash::lean_imt;
+  unsigned max_depth = 32;  ///< the most levels above the leaves: capacity arity^max_depth
+  LeafPolicy leaf_policy = LeafPolicy::none;
+  ProofParams proof() const noexcept { return {arity, hash, node_hash}; }
+  bool operator==(const TreeParams&) const = default;
 };
 
 /// Error codes: one enumeration for every failure the library reports.
@@ -72,13 +91,6 @@ class Error : public std::runtime_error {
 
  private:
   Errc code_;
-};
-
-/// What a tree indexes about its leaves (SPEC §5), fixed at creation.
-enum class LeafPolicy : std::uint8_t {
-  none = 0,    ///< no index (lookups refused)
-  index = 1,   ///< index_of / contains; duplicates allowed, the lowest index answers
-  unique = 2,  ///< as `index`, and a leaf already present or repeated in a batch is refused
 };
 
 /// A refused duplicate: the batch position of the refused leaf and where the

@@ -35,8 +35,8 @@ inline std::uint64_t get64(const std::uint8_t* p) {
 
 /// The parameter block of every header: arity u32, max_depth u32, hash u8,
 /// node_hash u8, u16 0. get_params refuses values out of range (corrupt).
-void put_params(std::uint8_t* p, const DbParams& params);
-DbParams get_params(const std::uint8_t* p, const std::string& file, std::uint64_t offset);
+void put_params(std::uint8_t* p, const TreeParams& params);
+TreeParams get_params(const std::uint8_t* p, const std::string& file, std::uint64_t offset);
 
 /// Nothing but zeros (the block padding of a directly written log).
 inline bool all_zero(std::span<const std::uint8_t> bytes) {

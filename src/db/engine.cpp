@@ -14,15 +14,22 @@ namespace rotortree::db {
 /// disk writes them while the tree hashes them.
 constexpr std::size_t kEarlyWriteLeaves = 16384;
 
-std::unique_ptr<Engine> open_engine(std::string dir, const DbConfig& config, const DbParams& requested, TreeLink& link) {
-  return std::make_unique<DbEngine>(std::move(dir), config, requested, link);
+std::unique_ptr<Engine> open_engine(std::string dir, const DbConfig& config, const TreeParams& requested, bool exact,
+                                    TreeLink& link) {
+  return std::make_unique<DbEngine>(std::move(dir), config, requested, exact, link);
 }
 
-DbEngine::DbEngine(std::string dir, const DbConfig& config, const DbParams& requested, TreeLink& link)
-    : dir_(std::move(dir)), config_(config), env_(config.env ? config.env : Env::posix()), link_(link), params_(requested) {
-  if (params_.max_depth > link_.max_depth())
-    throw Error(Errc::invalid_argument, "max depth " + std::to_string(params_.max_depth) +
-                                            " exceeds this build's MaxDepth " + std::to_string(link_.max_depth()));
+DbEngine::DbEngine(std::string dir, const DbConfig& config, const TreeParams& requested, bool exact, TreeLink& link)
+    : dir_(std::move(dir)),
+      config_(config),
+      env_(config.env ? config.env : Env::posix()),
+      link_(link),
+      requested_(requested),
+      exact_(exact),
+      params_(requested) {
+  if (params_.max_depth < 1 || params_.max_depth > link_.max_depth())
+    throw Error(Errc::invalid_argument, "max depth " + std::to_string(params_.max_depth) + " must be in 1.." +
+                                            std::to_string(link_.max_depth()) + " (this build's MaxDepth)");
   chunk_nodes_ = chunk_nodes(params_.arity);
   chunk_bytes_ = chunk_bytes(params_.arity);
   shard_chunks_ = shard_chunks(params_.arity);
@@ -79,9 +86,8 @@ void DbEngine::open() {
 // `meta` unchanged is real.
 void DbEngine::open_read_only() {
   constexpr int kAttempts = 8;
-  const DbParams requested = params_;
   for (int attempt = 1;; ++attempt) {
-    params_ = requested;
+    params_ = requested_;
     const std::optional<Meta> meta = detail::read_meta(*env_, dir_);
     if (!meta) throw detail::missing_database(*env_, dir_, "");
     try {
@@ -107,9 +113,12 @@ void DbEngine::recover(const Meta& meta) {
   mapped_chunks_.assign(levels, 0);
   chunk_crcs_.assign(levels, {});
   mapped_bytes_ = 0;
-  // Parameters: an explicit max depth must match; 0 accepts the stored one.
-  DbParams wanted = params_;
-  if (config_.max_depth == 0) wanted.max_depth = meta.params.max_depth;
+  // Parameters: the type's arity and hash must match; the rest only if given (exact_).
+  TreeParams wanted = requested_;
+  if (!exact_) {
+    wanted.node_hash = meta.params.node_hash;
+    wanted.max_depth = meta.params.max_depth;
+  }
   check_params(meta.params, wanted, path(kMetaName));
   if (meta.params.max_depth > link_.max_depth())
     throw Error(Errc::parameter_mismatch, "max depth " + std::to_string(meta.params.max_depth) + " of " + dir_ +
@@ -119,8 +128,9 @@ void DbEngine::recover(const Meta& meta) {
   meta_extensions_ = meta.extensions;
   data_version_ = meta.version;
   leaf_index_ = db::leaf_index(meta);
-  if (config_.leaf_policy && *config_.leaf_policy != leaf_index_.policy)
-    throw Error(Errc::parameter_mismatch, "leaf policy " + std::string(to_string(*config_.leaf_policy)) +
+  params_.leaf_policy = leaf_index_.policy;
+  if (exact_ && requested_.leaf_policy != leaf_index_.policy)
+    throw Error(Errc::parameter_mismatch, "leaf policy " + std::string(to_string(requested_.leaf_policy)) +
                                               " requested but " + dir_ + " has leaf policy " +
                                               std::string(to_string(leaf_index_.policy)));
 
@@ -141,12 +151,11 @@ void DbEngine::recover(const Meta& meta) {
   }
   load_checkpoint(meta);
   TreeOptions options = config_.tree;
-  options.node_hash = params_.node_hash;
-  // The index is rebuilt from the leaves (a reader may go without it).
-  options.leaf_policy = config_.read_only && !config_.leaf_index ? LeafPolicy::none : leaf_index_.policy;
   options.leaf_secret = leaf_index_.secret;
   if (config_.verify_on_open) verify(meta);
-  link_.build(keepalive(), meta.size, options);
+  // The index is rebuilt from the leaves (a reader may go without it).
+  link_.build(keepalive(), meta.size, params_.node_hash,
+              config_.read_only && !config_.leaf_index ? LeafPolicy::none : leaf_index_.policy, options);
   checkpoint_seq_ = meta.last_seq;
   checkpoint_size_ = meta.size;
   checkpoint_unix_ms_ = meta.unix_ms;
@@ -197,8 +206,8 @@ void DbEngine::create() {
   meta.params = params_;
   meta.db_id = header_fields.db_id;
   meta.unix_ms = 0;
-  const LeafPolicy policy = config_.leaf_policy.value_or(LeafPolicy::none);
-  if (policy != LeafPolicy::none) set_leaf_index(meta, {policy, config_.leaf_secret.value_or(random_leaf_secret())});
+  if (params_.leaf_policy != LeafPolicy::none)
+    set_leaf_index(meta, {params_.leaf_policy, config_.tree.leaf_secret.value_or(random_leaf_secret())});
   detail::write_atomically(*env_, dir_, kMetaName, encode_meta(meta));
 }
 
@@ -445,7 +454,6 @@ std::optional<Error> DbEngine::background_error() const { return wal_ ? wal_->er
 DbInfo DbEngine::info() const {
   DbInfo out;
   out.params = params_;
-  out.leaf_policy = leaf_index_.policy;
   detail::disk_usage(*env_, dir_, out.log_bytes, out.data_bytes);
   {
     std::lock_guard lock(stats_mutex_);

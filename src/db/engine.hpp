@@ -22,12 +22,11 @@ namespace rotortree::db {
 
 class DbEngine final : public Engine {
  public:
-  DbEngine(std::string dir, const DbConfig& config, const DbParams& requested, TreeLink& link);
+  DbEngine(std::string dir, const DbConfig& config, const TreeParams& requested, bool exact, TreeLink& link);
   ~DbEngine() override;
 
   const std::string& directory() const noexcept override { return dir_; }
-  const DbParams& params() const noexcept override { return params_; }
-  LeafPolicy leaf_policy() const noexcept override { return leaf_index_.policy; }
+  const TreeParams& params() const noexcept override { return params_; }
   DbInsertResult insert(std::span<const Node> leaves, bool single) override;
   DbRewindResult rewind(std::uint64_t size) override;
   void flush() override;
@@ -92,7 +91,9 @@ class DbEngine final : public Engine {
   DbConfig config_;
   Env* env_;
   TreeLink& link_;
-  DbParams params_;
+  const TreeParams requested_;  // what the front asked for; all of it if exact_
+  const bool exact_;
+  TreeParams params_;           // the open database's
   std::uint64_t capacity_ = 0;
   std::size_t chunk_nodes_ = 0, chunk_bytes_ = 0, shard_chunks_ = 0;
   std::unique_ptr<FileLock> lock_;

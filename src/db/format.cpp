@@ -18,15 +18,15 @@ void corrupt(const std::string& file, std::uint64_t offset, const std::string& w
   throw Error(Errc::corruption, "corrupted " + file + " at byte offset " + std::to_string(offset) + ": " + what);
 }
 
-void put_params(std::uint8_t* p, const DbParams& params) {
+void put_params(std::uint8_t* p, const TreeParams& params) {
   put32(p, params.arity);
   put32(p + 4, params.max_depth);
   p[8] = static_cast<std::uint8_t>(params.hash);
   p[9] = static_cast<std::uint8_t>(params.node_hash);
   p[10] = p[11] = 0;
 }
-DbParams get_params(const std::uint8_t* p, const std::string& file, std::uint64_t offset) {
-  DbParams params;
+TreeParams get_params(const std::uint8_t* p, const std::string& file, std::uint64_t offset) {
+  TreeParams params;
   params.arity = get32(p);
   params.max_depth = get32(p + 4);
   if (params.arity < kMinArity || params.arity > kMaxArity) corrupt(file, offset, "arity out of range");
@@ -50,7 +50,7 @@ std::uint32_t crc32c(const std::uint8_t* data, std::size_t length, std::uint32_t
   return ~state;
 }
 
-void check_params(const DbParams& stored, const DbParams& wanted, const std::string& file) {
+void check_params(const TreeParams& stored, const TreeParams& wanted, const std::string& file) {
   auto fail = [&](const std::string& field, const std::string& have, const std::string& want) {
     throw Error(Errc::parameter_mismatch, "parameter mismatch in " + file + ": " + field + " is " + have +
                                               " in the database, " + want + " requested");

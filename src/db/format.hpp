@@ -19,8 +19,9 @@ namespace rotortree::db {
 /// CRC32C (Castagnoli), computed with ISA-L's crc32_iscsi.
 std::uint32_t crc32c(const std::uint8_t* data, std::size_t length, std::uint32_t crc = 0) noexcept;
 
-/// Throws Error(parameter_mismatch) naming the first differing field.
-void check_params(const DbParams& stored, const DbParams& wanted, const std::string& file);
+/// Throws Error(parameter_mismatch) naming the first differing field of those a file
+/// header stores (the leaf policy is meta's leaf-index record: not compared here).
+void check_params(const TreeParams& stored, const TreeParams& wanted, const std::string& file);
 
 /// The identity of a database: 16 random bytes chosen at creation, stored in
 /// meta and in the header of every log file. All zero: not known (a
@@ -51,7 +52,7 @@ inline constexpr std::size_t shard_chunks(unsigned arity) { return (std::size_t{
 /// The checkpoint metadata record ("meta").
 struct Meta {
   std::uint32_t version = kMetaVersion;  ///< as read; encode writes 3 (1 and 2 for tests of old records)
-  DbParams params;
+  TreeParams params;
   DbId db_id{};                       ///< zero in versions 1 and 2
   std::uint64_t size = 0;
   std::uint64_t last_seq = 0;
@@ -98,7 +99,7 @@ Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file);
 /// refused by name. Layout in docs/file-formats.md.
 inline constexpr std::size_t kDataHeaderBytes = 4096;
 struct DataHeader {
-  DbParams params;
+  TreeParams params;
   DbId db_id{};
   unsigned level = 0;
   std::uint64_t shard = 0;

@@ -34,7 +34,7 @@ inline constexpr std::uint32_t kFrameContinued = 1;  ///< more frames of this ba
 inline constexpr std::size_t kTornSectorBytes = 512;
 
 struct WalHeader {
-  DbParams params;
+  TreeParams params;
   std::uint64_t file_id = 0;
   std::uint64_t first_seq = 1;
   DbId db_id{};

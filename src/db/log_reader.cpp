@@ -6,7 +6,7 @@
 
 namespace rotortree::db {
 
-WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, const DbParams& params,
+WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file, const TreeParams& params,
                  std::uint64_t expected_first_seq) {
   WalScan scan;
   // The header's length depends on its version: a file too short to say,

@@ -36,6 +36,6 @@ struct WalScan {
 /// error before the end, and Error(parameter_mismatch) for a header with
 /// other parameters.
 WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file,
-                 const DbParams& params, std::uint64_t expected_first_seq);
+                 const TreeParams& params, std::uint64_t expected_first_seq);
 
 }  // namespace rotortree::db

@@ -16,7 +16,7 @@ std::uint8_t* new_slab() { return static_cast<std::uint8_t*>(detail::allocate_sl
 
 }  // namespace
 
-WalWriter::WalWriter(Env* env, std::string dir, DbParams params, DbId db_id, std::uint64_t file_id,
+WalWriter::WalWriter(Env* env, std::string dir, TreeParams params, DbId db_id, std::uint64_t file_id,
                      std::uint64_t next_seq, std::uint64_t valid_bytes, bool create, bool direct,
                      std::uint32_t file_version)
     : env_(env), dir_(std::move(dir)), params_(params), db_id_(db_id), file_version_(create ? kFormatVersion : file_version),

@@ -28,7 +28,7 @@ class WalWriter {
   /// `db_id` goes into the header of every log file it creates;
   /// `file_version` is the format of the file appended to (a version-1 log
   /// of an old database gets version-1 frames until the next rotation).
-  WalWriter(Env* env, std::string dir, DbParams params, DbId db_id, std::uint64_t file_id, std::uint64_t next_seq,
+  WalWriter(Env* env, std::string dir, TreeParams params, DbId db_id, std::uint64_t file_id, std::uint64_t next_seq,
             std::uint64_t valid_bytes, bool create, bool direct = true, std::uint32_t file_version = kFormatVersion);
   ~WalWriter();
   WalWriter(const WalWriter&) = delete;
@@ -88,7 +88,7 @@ class WalWriter {
 
   Env* env_;
   std::string dir_;
-  DbParams params_;
+  TreeParams params_;
   DbId db_id_;
   std::uint32_t file_version_ = kFormatVersion;  // buffer_mutex_
   bool want_direct_;

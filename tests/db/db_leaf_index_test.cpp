@@ -25,13 +25,25 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t A = 2;  // small chunks: checkpoints and mappings cover many of them
-using Db = RotorTree<Blake3, A>;
+/// The database options with the leaf policy to open with (nothing: the stored one).
+struct TestConfig : DbConfig {
+  std::optional<LeafPolicy> leaf_policy;
+};
+class Db : public RotorTree<Blake3, A> {
+ public:
+  using RotorTree::RotorTree;
+  Db(const std::string& dir, const TestConfig& config)
+      : RotorTree(dir,
+                  config.leaf_policy ? std::optional(tree_params<Blake3, A>(NodeHash::lean_imt, *config.leaf_policy))
+                                     : std::nullopt,
+                  config) {}
+};
 using Model = LeanIMT<Blake3, A>;
 
 std::vector<Node> make_leaves(std::size_t n, std::uint64_t seed) { return test::random_leaves(n, seed); }
 
-DbConfig test_config(db::Env* env, std::optional<LeafPolicy> policy) {
-  DbConfig config;
+TestConfig test_config(db::Env* env, std::optional<LeafPolicy> policy) {
+  TestConfig config;
   config.env = env;
   config.flush = flush::Manual{};
   config.checkpoint = checkpoint::Manual{};
@@ -77,9 +89,9 @@ TEST(DbLeafIndex, PolicyIsStoredAndTheIndexRebuiltOnOpen) {
     for (unsigned pin : {0u, 3u}) {
       SCOPED_TRACE(std::string(to_string(policy)) + ", pin " + std::to_string(pin));
       db::FaultInjectionEnv env;
-      DbConfig config = test_config(&env, policy);
+      TestConfig config = test_config(&env, policy);
       config.pin_above_level = pin;
-      config.leaf_secret = LeafSecret{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+      config.tree.leaf_secret = LeafSecret{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
       std::vector<Node> leaves = make_leaves(6000, 1);
       if (policy == LeafPolicy::index)  // duplicates allowed: the lowest index answers
         for (std::size_t i = 4000; i < 6000; i += 7) leaves[i] = leaves[i % 3000];
@@ -97,7 +109,7 @@ TEST(DbLeafIndex, PolicyIsStoredAndTheIndexRebuiltOnOpen) {
         }
         db.flush();
         ASSERT_NO_FATAL_FAILURE(expect_lookups(db, leaves, absent));
-        EXPECT_EQ(db.info().leaf_policy, policy);
+        EXPECT_EQ(db.info().params.leaf_policy, policy);
         EXPECT_GT(db.index_bytes(), 0u);
         // A snapshot answers for its own size.
         const auto snap = db.snapshot().prefix(4500);
@@ -105,8 +117,8 @@ TEST(DbLeafIndex, PolicyIsStoredAndTheIndexRebuiltOnOpen) {
       }
       const db::Meta meta = db::decode_meta(meta_bytes(env, "/d"), "meta");
       EXPECT_EQ(db::leaf_index(meta).policy, policy);
-      EXPECT_EQ(db::leaf_index(meta).secret, *config.leaf_secret);
-      DbConfig reopen = test_config(&env, std::nullopt);  // whatever is stored
+      EXPECT_EQ(db::leaf_index(meta).secret, *config.tree.leaf_secret);
+      TestConfig reopen = test_config(&env, std::nullopt);  // whatever is stored
       reopen.pin_above_level = pin;
       {
         Db db("/d", reopen);
@@ -115,7 +127,7 @@ TEST(DbLeafIndex, PolicyIsStoredAndTheIndexRebuiltOnOpen) {
         ASSERT_NO_FATAL_FAILURE(expect_lookups(db, leaves, absent));
         db.checkpoint();  // the record survives checkpoints
       }
-      DbConfig reader = reopen;
+      TestConfig reader = reopen;
       reader.read_only = true;
       {
         Db db("/d", reader);
@@ -160,7 +172,7 @@ TEST(DbLeafIndex, PolicyNoneAndRandomSecrets) {
 // nothing in the log, the same state after reopening.
 TEST(DbLeafIndex, UniqueRefusesBeforeAnythingIsLogged) {
   db::FaultInjectionEnv env;
-  const DbConfig config = test_config(&env, LeafPolicy::unique);
+  const TestConfig config = test_config(&env, LeafPolicy::unique);
   const std::vector<Node> leaves = make_leaves(3000, 4);
   const std::vector<Node> fresh = make_leaves(10, 5);
   Node root_before;
@@ -232,7 +244,7 @@ TEST(DbLeafIndex, UniqueRefusesBeforeAnythingIsLogged) {
 TEST(DbLeafIndex, ConcurrentWritersNeverBothInsertOneLeaf) {
   const auto dir = fs::temp_directory_path() / ("rotortree-unique-" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  DbConfig config = test_config(nullptr, LeafPolicy::unique);
+  TestConfig config = test_config(nullptr, LeafPolicy::unique);
   config.direct_log = false;
   const std::vector<Node> leaves = make_leaves(4000, 6);
   {

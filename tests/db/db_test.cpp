@@ -210,9 +210,8 @@ TEST(Db, ParameterMismatchAndLock) {
       EXPECT_EQ(e.code(), Errc::locked);
     }
   }
-  config.node_hash = NodeHash::tagged;
   try {
-    Db db("/d", config);
+    Db db("/d", tree_params<Blake3, A>(NodeHash::tagged), config);
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::parameter_mismatch);
@@ -871,7 +870,7 @@ std::map<std::string, std::vector<std::uint8_t>> legacy_files(const std::vector<
   }
   // Rewrite the live log as version 1: 48-byte header, type 0 frames.
   const std::string log = live_log(files);
-  const auto scan = db::scan_wal(files[log], log, {A, 32, HashId::blake3, NodeHash::lean_imt}, 0);
+  const auto scan = db::scan_wal(files[log], log, {A, HashId::blake3, NodeHash::lean_imt, 32}, 0);
   db::WalHeader header = scan.header;
   header.version = 1;
   std::vector<std::uint8_t> v1 = db::encode_wal_header(header);
@@ -931,12 +930,12 @@ TEST(Reliability, OldFormatsOpenAndAreUpgraded) {
       EXPECT_FALSE(db::is_headerless_data_name(name)) << name;
       if (db::parse_data_name(name)) {
         ++with_header;
-        EXPECT_NO_THROW(db::check_data_header(env.contents("/o/" + name), name, {{A, 32, HashId::blake3, NodeHash::lean_imt}, upgraded.db_id, static_cast<unsigned>(std::stoul(name.substr(6, 2))), 0}));
+        EXPECT_NO_THROW(db::check_data_header(env.contents("/o/" + name), name, {{A, HashId::blake3, NodeHash::lean_imt, 32}, upgraded.db_id, static_cast<unsigned>(std::stoul(name.substr(6, 2))), 0}));
       }
     }
     EXPECT_GE(with_header, 2u);
     const std::string new_log = "/o/" + db::wal_name(upgraded.wal_id);
-    EXPECT_EQ(db::scan_wal(env.contents(new_log), new_log, {A, 32, HashId::blake3, NodeHash::lean_imt}, 0).header.db_id,
+    EXPECT_EQ(db::scan_wal(env.contents(new_log), new_log, {A, HashId::blake3, NodeHash::lean_imt, 32}, 0).header.db_id,
               upgraded.db_id);
     Db db("/o", test_config(&env));
     EXPECT_EQ(*db.root(), model_root(all, all.size()));
@@ -1335,7 +1334,7 @@ TEST(DbRewind, RewindRecordsInTheLog) {
   }
   ASSERT_FALSE(log.empty());
   const auto bytes = db::read_whole_file(env, log);
-  DbParams params;
+  TreeParams params;
   params.arity = A;
   const auto scan = db::scan_wal(bytes, log, params, 0);
   ASSERT_EQ(scan.batches.size(), 2u);

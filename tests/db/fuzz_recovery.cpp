@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::uint8_t selector = data[0];
   std::span<const std::uint8_t> bytes(data + 1, size - 1);
-  DbParams params;
+  TreeParams params;
   params.arity = 2;
   params.max_depth = 32;
   try {

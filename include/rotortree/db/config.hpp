@@ -46,27 +46,17 @@ struct DbConfig {
   /// large batches go to the disk at its bandwidth instead of through the
   /// page cache. Off: buffered writes (each flush still ends with fdatasync).
   bool direct_log = true;
-  NodeHash node_hash = NodeHash::lean_imt;
-  /// Maximum depth stored at creation; 0 = the MaxDepth template parameter
-  /// when creating, whatever is stored when opening.
-  unsigned max_depth = 0;
   bool create_if_missing = true;
   /// Recover without writing anything or taking the lock (a writer may be
   /// running); writes throw Errc::read_only.
   bool read_only = false;
   db::Env* env = nullptr;  ///< nullptr: the POSIX environment
-  /// The leaf policy (SPEC §5), stored at creation: nullopt creates `none`
-  /// and opens whatever is stored; a policy given must be the stored one
-  /// when opening (Errc::parameter_mismatch).
-  std::optional<LeafPolicy> leaf_policy;
-  /// The index's secret at creation (nullopt: random). Tests only.
-  std::optional<LeafSecret> leaf_secret;
   /// Build the leaf index on open (a pass over every leaf). A read-only
   /// open that never looks leaves up may skip it: its lookups then throw
   /// Error(invalid_argument). Ignored by writers (they check uniqueness).
   bool leaf_index = true;
-  /// Hashing threads and parallel threshold of the tree (its node_hash,
-  /// leaf_policy and leaf_secret are the database's).
+  /// Hashing threads and parallel threshold of the tree; leaf_secret is the
+  /// index's secret at creation (nothing: random; tests only), the stored one after.
   TreeOptions tree{};
   /// Failures no call returns: a failed close in the destructor, tiering
   /// that fell back to memory, log files a checkpoint could not remove.
@@ -76,8 +66,7 @@ struct DbConfig {
 
 /// What `info` reports.
 struct DbInfo {
-  DbParams params;
-  LeafPolicy leaf_policy = LeafPolicy::none;
+  TreeParams params;
   std::uint64_t index_bytes = 0;         ///< memory of the leaf index (0 if not built)
   std::uint64_t size = 0;
   unsigned depth = 0;

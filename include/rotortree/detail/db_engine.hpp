@@ -59,7 +59,8 @@ class TreeLink {
 
   /// Build the tree of the first `size` leaves from the store's levels;
   /// `keepalive` co-owns the store (every snapshot keeps a copy).
-  virtual void build(std::shared_ptr<void> keepalive, std::uint64_t size, const TreeOptions& options) = 0;
+  virtual void build(std::shared_ptr<void> keepalive, std::uint64_t size, NodeHash node_hash, LeafPolicy leaf_policy,
+                     const TreeOptions& options) = 0;
   /// Serve the built tree to readers (recovery is over).
   virtual void share() = 0;
   /// Run `fn` with the writer's exclusive access; readers see its effects
@@ -82,8 +83,7 @@ class Engine {
  public:
   virtual ~Engine() = default;
   virtual const std::string& directory() const noexcept = 0;
-  virtual const DbParams& params() const noexcept = 0;
-  virtual LeafPolicy leaf_policy() const noexcept = 0;
+  virtual const TreeParams& params() const noexcept = 0;
   virtual DbInsertResult insert(std::span<const Node> leaves, bool single) = 0;
   virtual DbRewindResult rewind(std::uint64_t size) = 0;
   virtual void flush() = 0;
@@ -98,7 +98,8 @@ class Engine {
 
 /// Open (create or recover) the database in `dir` for a tree of the
 /// `requested` parameters, built through `link` (which outlives the engine).
-std::unique_ptr<Engine> open_engine(std::string dir, const DbConfig& config, const DbParams& requested, TreeLink& link);
+std::unique_ptr<Engine> open_engine(std::string dir, const DbConfig& config, const TreeParams& requested, bool exact,
+                                    TreeLink& link);
 
 /// TreeLink for the tree type LeanIMT<H, N, MaxDepth>.
 template <Hasher H, std::size_t N, std::size_t MaxDepth>
@@ -127,9 +128,11 @@ class TypedTreeLink final : public TreeLink {
     store_->replace_chunk(level, chunk, const_cast<Node*>(mapped));
   }
 
-  void build(std::shared_ptr<void> keepalive, std::uint64_t size, const TreeOptions& options) override {
+  void build(std::shared_ptr<void> keepalive, std::uint64_t size, NodeHash node_hash, LeafPolicy leaf_policy,
+             const TreeOptions& options) override {
     building_.reset();
-    building_.emplace(std::shared_ptr<LevelStore<N>>(std::move(keepalive), store_), size, options);
+    building_.emplace(std::shared_ptr<LevelStore<N>>(std::move(keepalive), store_), size,
+                      tree_params<H, N, MaxDepth>(node_hash, leaf_policy), options);
     writer_ = &*building_;
   }
   void share() override {
