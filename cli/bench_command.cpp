@@ -17,6 +17,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "rotortree/geometry.hpp"
 #include "db/log_writer.hpp"
 #include "dispatch.hpp"
 #include "rotortree/db.hpp"
@@ -105,9 +106,9 @@ std::map<unsigned, std::uint64_t> groups_hashed(std::uint64_t leaves, std::uint6
     const std::uint64_t new_size = std::min(leaves, old_size + batch);
     std::uint64_t first = old_size, length = new_size;
     while (length > 1) {
-      const std::uint64_t parent_first = first / n;
-      const std::uint64_t parent_end = (length + n - 1) / n;
-      const std::uint64_t full_end = std::min(parent_end, length / n);
+      const std::uint64_t parent_first = geometry::parent_of(first, n);
+      const std::uint64_t parent_end = geometry::parent_count(length, n);
+      const std::uint64_t full_end = std::min(parent_end, geometry::full_groups(length, n));
       if (parent_first < full_end) groups[n] += full_end - parent_first;
       if (full_end < parent_end && length % n >= 2) groups[static_cast<unsigned>(length % n)] += 1;
       first = parent_first;
@@ -146,7 +147,7 @@ double hash_limit_seconds(const std::map<unsigned, std::uint64_t>& groups,
     // of the leaf buffer, wrapping around when it is shorter than the input.
     const std::uint64_t per_block = std::max<std::uint64_t>(1, std::min<std::uint64_t>(4096, input_nodes / k));
     const std::uint64_t block_starts = input_nodes / k - per_block + 1;  // >= 1
-    const std::uint64_t blocks = (count + per_block - 1) / per_block;
+    const std::uint64_t blocks = geometry::ceil_div(count, per_block);
     auto hash_blocks = [&, k = k, count = count, out_offset](std::size_t b, std::size_t e) {
       for (std::size_t block = b; block < e; ++block) {
         const std::uint64_t first = block * per_block;
@@ -263,7 +264,7 @@ nlohmann::ordered_json run(const BenchOptions& options) {
     checksum += group[0][0];
   }
   unsigned hashing_levels = 0;
-  for (std::uint64_t length = tree.size(); length > 1; length = (length + N - 1) / N)
+  for (std::uint64_t length = tree.size(); length > 1; length = geometry::parent_count(length, N))
     hashing_levels += length % N != 1;
 
   // Single inserts into the L-leaf tree.

@@ -18,6 +18,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "rotortree/codec.hpp"
+#include "rotortree/geometry.hpp"
 
 namespace rotortree::cli {
 namespace {
@@ -61,19 +62,14 @@ struct Picture {
   Role role(unsigned l, std::uint64_t j) const {
     if (!index) return Role::plain;
     std::uint64_t on_path = *index;
-    for (unsigned i = 0; i < l; ++i) on_path /= arity;
+    for (unsigned i = 0; i < l; ++i) on_path = geometry::parent_of(on_path, arity);
     if (j == on_path) return Role::path;
-    if (l < depth && j / arity == on_path / arity) return Role::sibling;
+    if (l < depth && geometry::parent_of(j, arity) == geometry::parent_of(on_path, arity)) return Role::sibling;
     return Role::plain;
   }
 };
 
 std::string hex_prefix(const Node& node, unsigned digits) { return to_hex(node).substr(0, digits); }
-
-std::uint64_t level_length(std::uint64_t size, unsigned arity, unsigned level) {
-  for (unsigned l = 0; l < level; ++l) size = size / arity + (size % arity != 0);
-  return size;
-}
 
 /// printf to standard output through std::cout (main checks it is written).
 [[gnu::format(printf, 1, 2)]] void print(const char* format, ...) {
@@ -348,7 +344,7 @@ void run_show(CLI::App& command, ShowOptions& options) {
   p.depth = snapshot->depth();
   p.levels.resize(p.depth + 1);
   for (unsigned l = 0; l <= p.depth; ++l) {
-    const std::uint64_t length = level_length(p.size, p.arity, l);
+    const std::uint64_t length = geometry::level_length(p.size, p.arity, l);
     for (std::uint64_t j = 0; j < length; ++j) p.levels[l].push_back(snapshot->node(l, j));
   }
   if (options.index && *options.index >= p.size)

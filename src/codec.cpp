@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rotortree/geometry.hpp"
+
 namespace rotortree {
 
 namespace {
@@ -32,17 +34,11 @@ using Levels = decltype(Path::levels);
 
 Levels derive_shape(std::uint64_t index, std::uint64_t size, unsigned arity) {
   // index < size is the caller's precondition; depth <= 64 for any u64 size.
-  const unsigned depth = depth_for_size(size, arity);
   Levels levels;
-  levels.resize(depth);
-  std::uint64_t length = size;
-  for (unsigned l = 0; l < depth; ++l) {
-    const std::uint64_t start = index / arity * arity;
-    const std::uint64_t k = std::min<std::uint64_t>(arity, length - start);
-    levels[l] = {static_cast<std::uint8_t>(index - start), static_cast<std::uint8_t>(k - 1)};
-    index /= arity;
-    length = length / arity + (length % arity != 0);
-  }
+  levels.resize(geometry::depth_for_size(size, arity));
+  geometry::for_each_path_level(index, size, arity, [&](unsigned l, const geometry::PathLevel& at) {
+    levels[l] = {static_cast<std::uint8_t>(at.position), static_cast<std::uint8_t>(at.sibling_count)};
+  });
   return levels;
 }
 
@@ -222,7 +218,7 @@ Path path_from(const JsonFields& fields, unsigned arity) {
               " entries, at most " + std::to_string(kMaxLevels) + " allowed");
   Path path;
   path.levels.reserve(levels.size());
-  path.siblings.reserve(levels.size() * (arity - 1));
+  path.siblings.reserve(levels.size() * geometry::max_siblings(arity));
   for (std::size_t l = 0; l < levels.size(); ++l) {
     const JsonFields level(levels[l], "levels[" + std::to_string(l) + "].");
     level.only({"position", "siblings"});
@@ -232,9 +228,9 @@ Path path_from(const JsonFields& fields, unsigned arity) {
                 " is not below the arity " + std::to_string(arity));
     const json& siblings = level.at("siblings");
     if (!siblings.is_array()) malformed(level.field("siblings") + " must be an array");
-    if (siblings.size() >= arity)
+    if (siblings.size() > geometry::max_siblings(arity))
       malformed(level.field("siblings") + " has " + std::to_string(siblings.size()) +
-                " entries, at most " + std::to_string(arity - 1) + " allowed for arity " +
+                " entries, at most " + std::to_string(geometry::max_siblings(arity)) + " allowed for arity " +
                 std::to_string(arity));
     for (std::size_t j = 0; j < siblings.size(); ++j)
       path.siblings.push_back(JsonFields::node_from(siblings[j], level.element("siblings", j)));

@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "rotortree/geometry.hpp"
 #include "rotortree/hash.hpp"
 
 namespace rotortree {
@@ -44,9 +45,9 @@ void check_path(const Path& path, unsigned arity) {
     if (level.position >= arity)
       malformed("level " + std::to_string(l) + ": position " + std::to_string(level.position) +
                 " is not below the arity " + std::to_string(arity));
-    if (level.sibling_count >= arity)
+    if (level.sibling_count > geometry::max_siblings(arity))
       malformed("level " + std::to_string(l) + ": " + std::to_string(level.sibling_count) +
-                " siblings, at most " + std::to_string(arity - 1) + " allowed");
+                " siblings, at most " + std::to_string(geometry::max_siblings(arity)) + " allowed");
     total += level.sibling_count;
   }
   if (total != path.siblings.size()) malformed("sibling counts do not add up to the siblings given");
@@ -55,24 +56,21 @@ void check_path(const Path& path, unsigned arity) {
 // The shape a path must have: position and sibling count of every level for
 // leaf `index` in a tree of `size` leaves. Returns a reason if it differs.
 std::string check_shape(const Path& path, std::uint64_t index, std::uint64_t size, unsigned arity) {
-  const unsigned depth = depth_for_size(size, arity);
+  const unsigned depth = geometry::depth_for_size(size, arity);
   if (path.levels.size() != depth)
     return "the proof has " + std::to_string(path.levels.size()) + " levels, a tree of " +
            std::to_string(size) + " leaves has " + std::to_string(depth);
-  std::uint64_t length = size;
-  for (unsigned l = 0; l < depth; ++l) {
-    const std::uint64_t start = index / arity * arity;
-    const std::uint64_t k = std::min<std::uint64_t>(arity, length - start);
-    if (path.levels[l].position != index - start)
-      return "level " + std::to_string(l) + ": position " +
-             std::to_string(path.levels[l].position) + " does not match the leaf index";
-    if (path.levels[l].sibling_count != k - 1)
-      return "level " + std::to_string(l) + ": " + std::to_string(path.levels[l].sibling_count) +
-             " siblings where the tree has " + std::to_string(k - 1);
-    index /= arity;
-    length = length / arity + (length % arity != 0);
-  }
-  return {};
+  std::string why;
+  geometry::for_each_path_level(index, size, arity, [&](unsigned l, const geometry::PathLevel& at) {
+    if (!why.empty()) return;
+    if (path.levels[l].position != at.position)
+      why = "level " + std::to_string(l) + ": position " + std::to_string(path.levels[l].position) +
+            " does not match the leaf index";
+    else if (path.levels[l].sibling_count != at.sibling_count)
+      why = "level " + std::to_string(l) + ": " + std::to_string(path.levels[l].sibling_count) +
+            " siblings where the tree has " + std::to_string(at.sibling_count);
+  });
+  return why;
 }
 
 // Hash `node` at `position` among `siblings` (or lift it when alone).
@@ -200,7 +198,7 @@ InclusionProof update_inclusion_proof(const InclusionProof& old_proof,
   updated.leaf_index = old_proof.leaf_index;
   updated.tree_size = consistency.new_size;
   updated.path.levels.resize(depth);
-  updated.path.siblings.reserve(depth * (arity - 1));
+  updated.path.siblings.reserve(depth * geometry::max_siblings(arity));
 
   std::uint64_t index = old_proof.leaf_index;        // our path
   std::uint64_t edge = consistency.old_size - 1;     // the consistency proof's path
@@ -210,7 +208,7 @@ InclusionProof update_inclusion_proof(const InclusionProof& old_proof,
     const ProofLevel& edge_level = consistency.path.levels[l];
     const Node* edge_siblings = consistency.path.siblings.data() + edge_offset;
     ProofLevel& level = updated.path.levels[l];
-    if (index / arity != edge / arity) {
+    if (geometry::parent_of(index, arity) != geometry::parent_of(edge, arity)) {
       // A group left of the old edge: full and final in both trees.
       const ProofLevel& old_level = old_proof.path.levels[l];
       level = old_level;
@@ -236,8 +234,8 @@ InclusionProof update_inclusion_proof(const InclusionProof& old_proof,
     edge_value = fold_level(consistency.params, edge_value, edge_level.position,
                             {edge_siblings, edge_level.sibling_count});
     edge_offset += edge_level.sibling_count;
-    index /= arity;
-    edge /= arity;
+    index = geometry::parent_of(index, arity);
+    edge = geometry::parent_of(edge, arity);
   }
   if (Verdict v = verify(updated); !v) malformed("updated proof does not verify: " + v.reason);
   return updated;

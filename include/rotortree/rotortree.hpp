@@ -4,6 +4,7 @@
 #include "rotortree/any_tree.hpp"
 #include "rotortree/codec.hpp"
 #include "rotortree/concurrent.hpp"
+#include "rotortree/geometry.hpp"
 #include "rotortree/hash.hpp"
 #include "rotortree/parallel.hpp"
 #include "rotortree/proof.hpp"

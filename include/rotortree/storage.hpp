@@ -1,9 +1,9 @@
 // Level storage: chunks of nodes that are never moved once written.
 //
-// Every level is a sequence of chunks of `N * kGroupsPerChunk` nodes. A chunk
-// holds whole groups (a group never straddles chunks, so a full group is always
-// contiguous for the batch hash kernel) and is a whole number of pages (so a
-// checkpointed chunk can be memory-mapped from a data file in its place).
+// Every level is a sequence of chunks of geometry::chunk_nodes(N) nodes: whole
+// groups (a group never straddles chunks, so a full group is always contiguous
+// for the batch hash kernel) and whole pages (so a checkpointed chunk can be
+// memory-mapped from a data file in its place).
 #pragma once
 
 #include <algorithm>
@@ -16,13 +16,13 @@
 #include <mutex>
 #include <vector>
 
+#include "rotortree/geometry.hpp"
 #include "rotortree/types.hpp"
 
 
 namespace rotortree {
 
-/// Groups per chunk: a chunk of arity N is N*128 nodes = N * 4 KiB.
-inline constexpr std::size_t kGroupsPerChunk = 128;
+using geometry::kGroupsPerChunk;
 
 namespace memory {
 /// Bytes of released 2 MiB slabs the process keeps for reuse (default 1 GiB,
@@ -161,8 +161,8 @@ struct StoreGeneration {
 template <std::size_t N>
 class LevelStore {
  public:
-  static constexpr std::size_t kChunkNodes = N * kGroupsPerChunk;
-  static constexpr std::size_t kChunkBytes = kChunkNodes * sizeof(Node);
+  static constexpr std::size_t kChunkNodes = geometry::chunk_nodes(N);
+  static constexpr std::size_t kChunkBytes = geometry::chunk_bytes(N);
 
   explicit LevelStore(std::size_t levels) : levels_(levels) {
     arenas_.reserve(levels);
@@ -194,7 +194,7 @@ class LevelStore {
   /// Writer only: make chunks exist for nodes [0, length) of `level`.
   /// Throws std::bad_alloc having allocated nothing visible to readers.
   void reserve(std::size_t level, std::uint64_t length) {
-    const std::uint64_t chunks = (length + kChunkNodes - 1) / kChunkNodes;
+    const std::uint64_t chunks = geometry::chunks_for(length, N);
     while (allocated_[level] < chunks) {
       Node* chunk = arenas_[level]->allocate();
       directories_[level].set(allocated_[level], chunk);
@@ -269,7 +269,7 @@ class LevelStore {
     for (std::size_t l = 0; l < levels_; ++l) {
       if (new_length[l] >= old_length[l]) continue;
       const std::uint64_t keep = new_length[l];
-      const std::uint64_t first = keep == 0 ? 0 : (keep - 1) / kChunkNodes;
+      const std::uint64_t first = geometry::full_chunks(keep, N);  // the chunk of the new last node
       auto& record = replaced[l];
       record.first = first;
       for (std::uint64_t c = first; c < allocated_[l]; ++c) {
@@ -299,8 +299,8 @@ class LevelStore {
       directories_[copies[k].level].set(copies[k].chunk, copies[k].fresh);
     for (std::size_t l = 0; l < levels_; ++l)
       if (new_length[l] < old_length[l]) {
-        allocated_[l] = (new_length[l] + kChunkNodes - 1) / kChunkNodes;
-        const std::uint64_t first = new_length[l] == 0 ? 0 : (new_length[l] - 1) / kChunkNodes;  // now a heap copy
+        allocated_[l] = geometry::chunks_for(new_length[l], N);
+        const std::uint64_t first = geometry::full_chunks(new_length[l], N);  // now a heap copy
         external_end_[l] = std::min(external_end_[l], first);
       }
     generation_ = std::move(next);

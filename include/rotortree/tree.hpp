@@ -11,6 +11,7 @@
 #include <string>
 
 #include "rotortree/detail/leaf_table.hpp"
+#include "rotortree/geometry.hpp"
 #include "rotortree/hash.hpp"
 #include "rotortree/leaf_index.hpp"
 #include "rotortree/parallel.hpp"
@@ -62,21 +63,6 @@ template <PrefixHasher H>
 struct PrefixStateOf<H> {
   using type = typename H::PrefixState;
 };
-
-/// Whether `value` is N^k for some k >= 0 (one division for most values).
-template <std::size_t N>
-constexpr bool is_power_of(std::uint64_t value) noexcept {
-  if (value == 0) return false;
-  while (value % N == 0) value /= N;
-  return value == 1;
-}
-
-/// Length of every level for a tree of `size` leaves (level 0 = size).
-template <std::size_t N>
-constexpr std::uint64_t level_length(std::uint64_t size, unsigned level) noexcept {
-  for (unsigned l = 0; l < level; ++l) size = size / N + (size % N != 0);
-  return size;
-}
 
 /// Run the three stages of a batch over items [0, n): hash(i) (then the
 /// home bucket is prefetched), candidates(i, h) a few items later (prefetch
@@ -147,6 +133,8 @@ class LeanIMT;
 /// safe to read from any thread while the tree grows, valid after the tree is gone.
 template <Hasher H, std::size_t N, std::size_t MaxDepth = 32>
 class Snapshot {
+  static constexpr geometry::Arity<N> kArity{};
+
  public:
   Snapshot() = default;
 
@@ -161,10 +149,10 @@ class Snapshot {
   }
   /// Node `index` of `level`. Throws Error(index_out_of_range).
   Node node(unsigned level, std::uint64_t index) const {
-    if (level > depth_ || size_ == 0 || index >= detail::level_length<N>(size_, level))
+    if (level > depth_ || size_ == 0 || index >= geometry::level_length(size_, kArity, level))
       throw Error(Errc::index_out_of_range, "node (" + std::to_string(level) + ", " +
                                                 std::to_string(index) + ") is outside the tree");
-    return node_unchecked(level, index, detail::level_length<N>(size_, level));
+    return node_unchecked(level, index, geometry::level_length(size_, kArity, level));
   }
 
   LeafPolicy leaf_policy() const noexcept { return leaf_policy_; }
@@ -202,7 +190,7 @@ class Snapshot {
                   "prefix size " + std::to_string(size) + " must be in 1.." + std::to_string(size_));
     Snapshot view = *this;
     view.size_ = size;
-    view.depth_ = depth_for_size(size, N);
+    view.depth_ = geometry::depth_for_size(size, kArity);
     // Fold the prefix's last leaf upwards with the (shared) nodes left of it.
     std::uint64_t index = size - 1, full_length = size_;
     Node current = node_unchecked(0, index, full_length);
@@ -210,15 +198,15 @@ class Snapshot {
     for (unsigned l = 0;; ++l) {
       view.edge_[l] = current;
       if (l == view.depth_) break;
-      const std::uint64_t start = index / N * N;
+      const std::uint64_t start = geometry::group_start(index, kArity);
       const unsigned position = static_cast<unsigned>(index - start);
       if (position > 0) {
         for (unsigned j = 0; j < position; ++j) group[j] = node_unchecked(l, start + j, full_length);
         group[position] = current;
         hash_group<H>(node_hash_, group, position + 1, current);
       }
-      index /= N;
-      full_length = full_length / N + (full_length % N != 0);
+      index = geometry::parent_of(index, kArity);
+      full_length = geometry::parent_count(full_length, kArity);
     }
     return view;
   }
@@ -276,14 +264,14 @@ class Snapshot {
         generation_(store_->generation()),
         index_(std::move(index)),
         size_(size),
-        depth_(depth_for_size(size, N)),
+        depth_(geometry::depth_for_size(size, kArity)),
         node_hash_(node_hash),
         leaf_policy_(leaf_policy) {
     if (size_ == 0) return;
     std::uint64_t length = size_;
     for (unsigned l = 0; l <= depth_; ++l) {
       edge_[l] = store_->at(l, length - 1);
-      length = length / N + (length % N != 0);
+      length = geometry::parent_count(length, kArity);
     }
   }
 
@@ -299,7 +287,7 @@ class Snapshot {
 
   /// kSiblingSources[p][j]: the group member that is sibling j of member p.
   static constexpr auto kSiblingSources = [] {
-    std::array<std::array<std::uint8_t, N - 1>, N> table{};
+    std::array<std::array<std::uint8_t, geometry::max_siblings(kArity)>, N> table{};
     for (unsigned p = 0; p < N; ++p)
       for (unsigned j = 0; j + 1 < N; ++j) table[p][j] = static_cast<std::uint8_t>(j + (j >= p));
     return table;
@@ -313,7 +301,7 @@ class Snapshot {
     const unsigned depth = depth_;
     const bool last_leaf = index + 1 == size_;
     path.levels.resize_for_overwrite(depth);
-    path.siblings.resize_for_overwrite(static_cast<std::size_t>(depth) * (N - 1));
+    path.siblings.resize_for_overwrite(static_cast<std::size_t>(depth) * geometry::max_siblings(kArity));
     ProofLevel* const levels = path.levels.data();
     // Pass 1, bottom-up: every level's group is known from the index alone.
     // Locate and prefetch them all first, so that the cache misses of a large
@@ -323,25 +311,18 @@ class Snapshot {
     std::uint32_t offsets[MaxDepth];  // of each level's siblings in path.siblings
     std::uint32_t total = 0;
     std::uint64_t edge_groups = 0;  // bit l: level l's group holds the level's last node
-    std::uint64_t last = size_ - 1;  // the level's last node
     const LevelStore<N>& store = *store_;
-    for (unsigned l = 0; l < depth; ++l) {
-      const std::uint64_t parent = index / N, last_parent = last / N;
-      const Node* group = store.group(l, parent * N);  // a group never straddles chunks
+    geometry::for_each_path_level(index, size_, kArity, [&](unsigned l, const geometry::PathLevel& at) {
+      const Node* group = store.group(l, at.group_start);  // a group never straddles chunks
       for (std::size_t byte = 0; byte < N * sizeof(Node); byte += 64)
         __builtin_prefetch(reinterpret_cast<const char*>(group) + byte);
       groups[l] = group;
-      group_starts[l] = parent * N;
-      // A group is full unless it holds the level's last node: then it ends there.
-      const bool edge = parent == last_parent;
-      const auto count = static_cast<unsigned>(edge ? last - parent * N : N - 1);
-      levels[l] = {static_cast<std::uint8_t>(index - parent * N), static_cast<std::uint8_t>(count)};
+      group_starts[l] = at.group_start;
+      levels[l] = {static_cast<std::uint8_t>(at.position), static_cast<std::uint8_t>(at.sibling_count)};
       offsets[l] = total;
-      total += count;
-      edge_groups |= std::uint64_t{edge} << l;
-      index = parent;
-      last = last_parent;
-    }
+      total += at.sibling_count;
+      edge_groups |= std::uint64_t{at.edge} << l;
+    });
     path.siblings.resize_for_overwrite(total);
     // Read after the directory entries: a tree rewound since this snapshot
     // was taken may have replaced some of them (see LevelStore::rewind).
@@ -394,6 +375,7 @@ template <Hasher H, std::size_t N, std::size_t MaxDepth = 32>
 class LeanIMT {
   static_assert(N >= kMinArity && N <= kMaxArity, "arity must be 2..16");
   static_assert(MaxDepth >= 1 && MaxDepth < kMaxLevels, "MaxDepth must be 1..63");
+  static constexpr geometry::Arity<N> kArity{};
 
  public:
   using hasher = H;
@@ -401,7 +383,7 @@ class LeanIMT {
   static constexpr std::size_t arity = N;
   static constexpr std::size_t max_depth = MaxDepth;
   /// Most leaves the tree can hold: N^MaxDepth (saturating at 2^64-1).
-  static constexpr std::uint64_t capacity = capacity_for_depth(N, MaxDepth);
+  static constexpr std::uint64_t capacity = geometry::capacity_for_depth(kArity, MaxDepth);
 
   /// A tree of tree_params<H, N, MaxDepth>(): the lean-imt node hash, no leaf index.
   explicit LeanIMT(const TreeOptions& options = {}) : LeanIMT(tree_params<H, N, MaxDepth>(), options) {}
@@ -447,7 +429,7 @@ class LeanIMT {
   LeanIMT& operator=(LeanIMT&&) noexcept = default;
 
   std::uint64_t size() const noexcept { return size_; }
-  unsigned depth() const noexcept { return depth_for_size(size_, N); }
+  unsigned depth() const noexcept { return geometry::depth_for_size(size_, kArity); }
   TreeParams params() const noexcept { return tree_params<H, N, MaxDepth>(node_hash_, leaf_policy_); }
   NodeHash node_hash() const noexcept { return node_hash_; }
   std::size_t threads() const noexcept { return executor_ ? executor_->threads() : 1; }
@@ -477,7 +459,7 @@ class LeanIMT {
   }
   /// Node `index` of `level`. Throws Error(index_out_of_range).
   Node node(unsigned level, std::uint64_t index) const {
-    if (size_ == 0 || level > depth() || index >= detail::level_length<N>(size_, level))
+    if (size_ == 0 || level > depth() || index >= geometry::level_length(size_, kArity, level))
       throw Error(Errc::index_out_of_range, "node (" + std::to_string(level) + ", " +
                                                 std::to_string(index) + ") is outside the tree");
     return store_->at(level, index);
@@ -515,18 +497,14 @@ class LeanIMT {
  private:
   Node append_leaf(const Node& leaf) {
     const std::uint64_t new_size = checked_new_size(1);
-    // A level needs a new chunk only when level 0 starts one (a chunk of level
-    // l covers N^l level-0 chunks exactly) or when a new root level appears
-    // (the size was a power of N).
-    if (size_ % LevelStore<N>::kChunkNodes == 0 || detail::is_power_of<N>(size_))
-      reserve_levels(new_size);
+    if (geometry::append_needs_chunk(size_, kArity)) reserve_levels(new_size);
     Node* node = store_->writable(0, size_);
     *node = leaf;
     // `node` is the last node of its level; its group ends with it and is
     // contiguous in the same chunk.
     std::uint64_t index = size_;
     for (unsigned level = 0; index > 0; ++level) {
-      const std::uint64_t parent = index / N;
+      const std::uint64_t parent = geometry::parent_of(index, kArity);
       const unsigned k = static_cast<unsigned>(index - parent * N) + 1;
       Node* out = store_->writable(level + 1, parent);
       if (k == 1)
@@ -580,9 +558,9 @@ class LeanIMT {
     // Level 0: groups made only of new leaves are hashed straight from the
     // caller's buffer while their leaves are streamed into storage; the
     // (at most two) groups that mix old leaves or end the level come after.
-    const std::uint64_t fused_first = (old_size + N - 1) / N;
-    const std::uint64_t fused_end = new_size / N;
-    const std::uint64_t level0_parent_end = new_size / N + (new_size % N != 0);
+    const std::uint64_t fused_first = geometry::ceil_div(old_size, kArity);
+    const std::uint64_t fused_end = geometry::full_groups(new_size, kArity);
+    const std::uint64_t level0_parent_end = geometry::parent_count(new_size, kArity);
     if (fused_first < fused_end) {
       copy_leaves(old_size, leaves.first(fused_first * N - old_size));
       for_parent_ranges(fused_first, fused_end,
@@ -590,18 +568,18 @@ class LeanIMT {
       const std::uint64_t tail = fused_end * N;
       copy_leaves(tail, leaves.subspan(tail - old_size));
       detail::stream_fence();
-      hash_level(0, old_size / N, fused_first, new_size);
+      hash_level(0, geometry::parent_of(old_size, kArity), fused_first, new_size);
       hash_level(0, fused_end, level0_parent_end, new_size);
     } else {
       copy_leaves(old_size, leaves);
-      if (new_size > 1) hash_level(0, old_size / N, level0_parent_end, new_size);
+      if (new_size > 1) hash_level(0, geometry::parent_of(old_size, kArity), level0_parent_end, new_size);
     }
-    std::uint64_t first = old_size / N;  // first changed node of the current level
+    std::uint64_t first = geometry::parent_of(old_size, kArity);  // first changed node of the current level
     std::uint64_t length = level0_parent_end;
-    const unsigned depth = depth_for_size(new_size, N);
+    const unsigned depth = geometry::depth_for_size(new_size, kArity);
     for (unsigned l = 1; l < depth; ++l) {
-      const std::uint64_t parent_first = first / N;
-      const std::uint64_t parent_end = length / N + (length % N != 0);
+      const std::uint64_t parent_first = geometry::parent_of(first, kArity);
+      const std::uint64_t parent_end = geometry::parent_count(length, kArity);
       hash_level(l, parent_first, parent_end, length);
       first = parent_first;
       length = parent_end;
@@ -625,9 +603,9 @@ class LeanIMT {
       throw Error(Errc::index_out_of_range, "cannot rewind a tree of " + std::to_string(size_) +
                                                 " leaves to " + std::to_string(new_size));
     if (new_size == size_) return root();
-    const unsigned old_depth = depth(), new_depth = depth_for_size(new_size, N);
+    const unsigned old_depth = depth(), new_depth = geometry::depth_for_size(new_size, kArity);
     std::uint64_t old_length[MaxDepth + 1]{}, new_length[MaxDepth + 1]{};
-    for (unsigned l = 0; l <= old_depth; ++l) old_length[l] = detail::level_length<N>(size_, l);
+    for (unsigned l = 0; l <= old_depth; ++l) old_length[l] = geometry::level_length(size_, kArity, l);
     // The new right edge, folded from the last kept leaf with the nodes left
     // of it (all final: their groups lie wholly inside the kept prefix).
     std::array<Node, MaxDepth + 1> edge;
@@ -639,14 +617,14 @@ class LeanIMT {
         edge[l] = current;
         new_length[l] = index + 1;
         if (l == new_depth) break;
-        const std::uint64_t start = index / N * N;
+        const std::uint64_t start = geometry::group_start(index, kArity);
         const auto position = static_cast<unsigned>(index - start);
         if (position > 0) {
           for (unsigned j = 0; j < position; ++j) group[j] = store_->at(l, start + j);
           group[position] = current;
           hash_group<H>(node_hash_, group, position + 1, current);
         }
-        index /= N;
+        index = geometry::parent_of(index, kArity);
       }
     }
     store_->rewind(old_length, new_length);
@@ -777,7 +755,7 @@ class LeanIMT {
       if (store_->chunks_allocated(l) * LevelStore<N>::kChunkNodes < length)
         store_->reserve(l, length);
       if (length == 1) break;
-      length = length / N + (length % N != 0);
+      length = geometry::parent_count(length, kArity);
     }
   }
 
@@ -803,7 +781,7 @@ class LeanIMT {
   void for_parent_ranges(std::uint64_t begin, std::uint64_t end, const Body& body) {
     if (executor_ && end - begin >= parallel_threshold_) {
       constexpr std::uint64_t unit = default_parallel_grain<H>();
-      executor_->for_ranges(begin / unit, (end + unit - 1) / unit, 1, [&](std::size_t b, std::size_t e) {
+      executor_->for_ranges(begin / unit, geometry::ceil_div(end, unit), 1, [&](std::size_t b, std::size_t e) {
         body(std::max<std::uint64_t>(begin, b * unit), std::min<std::uint64_t>(end, e * unit));
       });
     } else {
@@ -816,7 +794,7 @@ class LeanIMT {
   void hash_and_store_leaves(std::span<const Node> leaves, std::uint64_t old_size,
                              std::uint64_t begin, std::uint64_t end) {
     while (begin < end) {
-      const std::uint64_t run_end = std::min(end, (begin / kGroupsPerChunk + 1) * kGroupsPerChunk);
+      const std::uint64_t run_end = geometry::chunk_run_end(begin, end);
       // Sixteen groups at a time (one AVX-512 kernel call): their leaves
       // stream to memory while the next sixteen are hashed.
       for (std::uint64_t step = begin; step < run_end; step += 16) {
@@ -851,7 +829,7 @@ class LeanIMT {
   /// parallel when there are enough of them; the partial last group alone.
   void hash_level(unsigned level, std::uint64_t parent_first, std::uint64_t parent_end,
                   std::uint64_t length) {
-    const std::uint64_t full_end = std::min(parent_end, length / N);
+    const std::uint64_t full_end = std::min(parent_end, geometry::full_groups(length, kArity));
     if (parent_first < full_end)
       for_parent_ranges(parent_first, full_end, [&](std::uint64_t b, std::uint64_t e) {
         hash_full_groups_range(level, b, e);
@@ -869,8 +847,8 @@ class LeanIMT {
 
   void hash_full_groups_range(unsigned level, std::uint64_t begin, std::uint64_t end) {
     while (begin < end) {
-      // Stay inside one chunk of children (kGroupsPerChunk groups) per call.
-      const std::uint64_t run_end = std::min(end, (begin / kGroupsPerChunk + 1) * kGroupsPerChunk);
+      // Stay inside one chunk of children per call.
+      const std::uint64_t run_end = geometry::chunk_run_end(begin, end);
       hash_full_groups<H>(node_hash_, N, &store_->at(level, begin * N), run_end - begin,
                           store_->writable(level + 1, begin));
       begin = run_end;

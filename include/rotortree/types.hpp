@@ -128,24 +128,4 @@ std::string to_hex(const Node& node);
 /// Parse exactly 64 hex digits (either case); nullopt otherwise.
 std::optional<Node> node_from_hex(std::string_view hex) noexcept;
 
-/// depth(size) = ceil(log_N(size)), 0 for size 0 or 1.
-constexpr unsigned depth_for_size(std::uint64_t size, unsigned arity) noexcept {
-  unsigned depth = 0;
-  while (size > 1) {
-    size = size / arity + (size % arity != 0);
-    ++depth;
-  }
-  return depth;
-}
-
-/// Largest number of leaves a tree of arity N and max_depth may hold (saturating).
-constexpr std::uint64_t capacity_for_depth(unsigned arity, unsigned max_depth) noexcept {
-  std::uint64_t capacity = 1;
-  for (unsigned i = 0; i < max_depth; ++i) {
-    if (capacity > UINT64_MAX / arity) return UINT64_MAX;
-    capacity *= arity;
-  }
-  return capacity;
-}
-
 }  // namespace rotortree

@@ -6,6 +6,7 @@
 
 #include "db/engine.hpp"
 #include "db/files.hpp"
+#include "rotortree/geometry.hpp"
 #include "rotortree/hash.hpp"
 #include "rotortree/parallel.hpp"
 
@@ -30,12 +31,12 @@ std::shared_ptr<const Executor> open_executor(const TreeOptions& tree) {
 void DbEngine::load_checkpoint(const Meta& meta) {
   if (meta.size == 0) return;
   const unsigned arity = params_.arity;
-  const unsigned depth = depth_for_size(meta.size, arity);
+  const unsigned depth = geometry::depth_for_size(meta.size, arity);
   const bool have_crcs = !meta.chunk_crcs.empty();
   const std::shared_ptr<const Executor> executor = open_executor(config_.tree);
   for (unsigned l = 0; l <= depth; ++l) {
-    const std::uint64_t length = level_length(meta.size, arity, l);
-    const std::uint64_t full = full_chunks(length, arity);
+    const std::uint64_t length = geometry::level_length(meta.size, arity, l);
+    const std::uint64_t full = geometry::full_chunks(length, arity);
     std::vector<std::uint32_t>& crcs = chunk_crcs_[l];
     crcs = have_crcs ? meta.chunk_crcs[l] : std::vector<std::uint32_t>(full);
     for (std::uint64_t first = 0; first < full; first += shard_chunks_) {
@@ -128,7 +129,7 @@ void DbEngine::prefault_mapped(unsigned level, std::uint64_t first, std::uint64_
   constexpr std::uintptr_t kWindow = 64 << 10;
   last = std::min(last, mapped);
   if (first >= last) return;
-  const std::uint64_t end = (last - 1) / chunk_nodes_ + 1;
+  const std::uint64_t end = geometry::chunks_for(last, params_.arity);
   for (std::uint64_t c = first / chunk_nodes_; c < end;) {  // runs of chunks contiguous in one mapping
     const Node* start = link_.chunk(level, c);
     std::uint64_t next = c + 1;
@@ -150,7 +151,7 @@ void DbEngine::prefault_mapped(unsigned level, std::uint64_t first, std::uint64_
 void DbEngine::verify(const Meta& meta) {
   if (meta.size == 0) return;
   const unsigned arity = params_.arity;
-  const unsigned depth = depth_for_size(meta.size, arity);
+  const unsigned depth = geometry::depth_for_size(meta.size, arity);
   // Node `index` of `level`: chunks hold whole groups, so a group (and a
   // run of parents within one chunk) is contiguous.
   auto node = [&](unsigned level, std::uint64_t index) -> const Node& {
@@ -172,8 +173,8 @@ void DbEngine::verify(const Meta& meta) {
     return level < config_.pin_above_level ? mapped_chunks_[level] * chunk_nodes_ : 0;
   };
   for (unsigned l = 0; l < depth; ++l) {
-    const std::uint64_t length = level_length(meta.size, arity, l);
-    const std::uint64_t full = length / arity;
+    const std::uint64_t length = geometry::level_length(meta.size, arity, l);
+    const std::uint64_t full = geometry::full_groups(length, arity);
     // Only the leaves need mapping here: every higher level was mapped
     // as the stored parents of the level below.
     const std::uint64_t mapped_children = l == 0 ? mapped_nodes(0) : 0;
@@ -182,10 +183,10 @@ void DbEngine::verify(const Meta& meta) {
     auto check = [&](std::size_t begin, std::size_t end) {
       prefault_mapped(l, std::uint64_t{begin} * arity, std::uint64_t{end} * arity, mapped_children);
       prefault_mapped(l + 1, begin, end, mapped_parents);
-      alignas(64) Node recomputed[kGroupsPerChunk];
+      alignas(64) Node recomputed[geometry::kGroupsPerChunk];
       while (begin < end) {
         // Children from one chunk: their parents lie in one stored chunk too.
-        const std::size_t run = std::min<std::size_t>(end, (begin / kGroupsPerChunk + 1) * kGroupsPerChunk) - begin;
+        const std::size_t run = geometry::chunk_run_end(begin, end) - begin;
         const Node* stored = &node(l + 1, begin);
         // Fetch the stored parents while hashing, not when comparing.
         for (std::size_t byte = 0; byte < run * sizeof(Node); byte += 64)
@@ -234,8 +235,8 @@ void DbEngine::write_checkpoint(const AnySnapshot& snap, std::uint64_t seq, std:
     std::map<std::uint64_t, std::unique_ptr<File>> files;  // key: level << 40 | shard
     std::deque<std::vector<std::uint8_t>> header_bytes;    // stable addresses for the gathered writes
     for (unsigned l = 0; l <= snap.depth(); ++l) {
-      const std::uint64_t length = level_length(meta.size, arity, l);
-      const std::uint64_t full = full_chunks(length, arity);
+      const std::uint64_t length = geometry::level_length(meta.size, arity, l);
+      const std::uint64_t full = geometry::full_chunks(length, arity);
       full_after[l] = full;
       // Runs of chunks up to 2 MiB of file, one gathered write each: the
       // page cache then keeps them as large folios, which map (on reopen)

@@ -30,9 +30,9 @@ DbEngine::DbEngine(std::string dir, const DbConfig& config, const TreeParams& re
   if (params_.max_depth < 1 || params_.max_depth > link_.max_depth())
     throw Error(Errc::invalid_argument, "max depth " + std::to_string(params_.max_depth) + " must be in 1.." +
                                             std::to_string(link_.max_depth()) + " (this build's MaxDepth)");
-  chunk_nodes_ = chunk_nodes(params_.arity);
-  chunk_bytes_ = chunk_bytes(params_.arity);
-  shard_chunks_ = shard_chunks(params_.arity);
+  chunk_nodes_ = geometry::chunk_nodes(params_.arity);
+  chunk_bytes_ = geometry::chunk_bytes(params_.arity);
+  shard_chunks_ = geometry::shard_chunks(params_.arity);
   open();
 }
 
@@ -124,7 +124,7 @@ void DbEngine::recover(const Meta& meta) {
     throw Error(Errc::parameter_mismatch, "max depth " + std::to_string(meta.params.max_depth) + " of " + dir_ +
                                               " exceeds this build's MaxDepth");
   params_ = meta.params;
-  capacity_ = capacity_for_depth(params_.arity, params_.max_depth);
+  capacity_ = geometry::capacity_for_depth(params_.arity, params_.max_depth);
   meta_extensions_ = meta.extensions;
   data_version_ = meta.version;
   leaf_index_ = db::leaf_index(meta);
@@ -471,9 +471,9 @@ DbInfo DbEngine::info() const {
 /// ones at their offsets). Returns whether meta names any of them.
 bool DbEngine::forget_checkpointed_beyond(std::uint64_t size) {
   bool named = false;
-  const unsigned depth = depth_for_size(size, params_.arity);
+  const unsigned depth = geometry::depth_for_size(size, params_.arity);
   for (unsigned l = 0; l < checkpoint_chunks_.size(); ++l) {
-    const std::uint64_t full = size == 0 || l > depth ? 0 : full_chunks(level_length(size, params_.arity, l), params_.arity);
+    const std::uint64_t full = size == 0 || l > depth ? 0 : geometry::full_chunks(geometry::level_length(size, params_.arity, l), params_.arity);
     if (checkpoint_chunks_[l] > full) {
       checkpoint_chunks_[l] = full;
       chunk_crcs_[l].resize(full);

@@ -123,14 +123,6 @@ LeafIndexRecord leaf_index(const Meta& meta) {
   return decode_leaf_index(it->second, "meta", 0);
 }
 
-std::uint64_t level_length(std::uint64_t size, unsigned arity, unsigned level) {
-  for (unsigned l = 0; l < level; ++l) size = size / arity + (size % arity != 0);
-  return size;
-}
-std::uint64_t full_chunks(std::uint64_t length, unsigned arity) {
-  return length == 0 ? 0 : (length - 1) / chunk_nodes(arity);
-}
-
 std::vector<std::uint8_t> encode_meta(const Meta& meta) {
   std::size_t tail_nodes = 0, chunks = 0;
   for (const auto& t : meta.tails) tail_nodes += t.size();
@@ -138,7 +130,7 @@ std::vector<std::uint8_t> encode_meta(const Meta& meta) {
     throw Error(Errc::invalid_argument, "metadata record: chunk checksums for " + std::to_string(meta.chunk_crcs.size()) +
                                             " levels, tails for " + std::to_string(meta.tails.size()));
   for (unsigned l = 0; meta.version != 1 && l < meta.chunk_crcs.size(); ++l) {
-    if (meta.chunk_crcs[l].size() != full_chunks(level_length(meta.size, meta.params.arity, l), meta.params.arity))
+    if (meta.chunk_crcs[l].size() != geometry::full_chunks(geometry::level_length(meta.size, meta.params.arity, l), meta.params.arity))
       throw Error(Errc::invalid_argument, "metadata record: wrong chunk checksum count for level " + std::to_string(l));
     chunks += meta.chunk_crcs[l].size();
   }
@@ -158,8 +150,8 @@ std::vector<std::uint8_t> encode_meta(const Meta& meta) {
   put64(p + 40, meta.wal_id);
   put64(p + 48, meta.unix_ms);
   put32(p + 56, static_cast<std::uint32_t>(meta.tails.size()));
-  put32(p + 60, static_cast<std::uint32_t>(chunk_nodes(meta.params.arity)));
-  put32(p + 64, static_cast<std::uint32_t>(shard_chunks(meta.params.arity)));
+  put32(p + 60, static_cast<std::uint32_t>(geometry::chunk_nodes(meta.params.arity)));
+  put32(p + 64, static_cast<std::uint32_t>(geometry::shard_chunks(meta.params.arity)));
   put32(p + 68, 0);
   std::memcpy(p + 72, meta.root.data(), 32);
   std::size_t at = 104;
@@ -207,10 +199,10 @@ Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file) {
   meta.unix_ms = get64(p + 48);
   const std::uint32_t levels = get32(p + 56);
   const unsigned arity = meta.params.arity;
-  if (get32(p + 60) != chunk_nodes(arity) || get32(p + 64) != shard_chunks(arity))
+  if (get32(p + 60) != geometry::chunk_nodes(arity) || get32(p + 64) != geometry::shard_chunks(arity))
     corrupt(file, 60, "chunk geometry does not match the arity");
-  if (meta.size > capacity_for_depth(arity, meta.params.max_depth)) corrupt(file, 24, "size exceeds capacity");
-  const unsigned depth = depth_for_size(meta.size, arity);
+  if (meta.size > geometry::capacity_for_depth(arity, meta.params.max_depth)) corrupt(file, 24, "size exceeds capacity");
+  const unsigned depth = geometry::depth_for_size(meta.size, arity);
   if (levels != (meta.size == 0 ? 0u : depth + 1)) corrupt(file, 56, "level count does not match the size");
   if (meta.wal_id == 0) corrupt(file, 40, "log id 0");
   std::memcpy(meta.root.data(), p + 72, 32);
@@ -238,8 +230,8 @@ Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file) {
     }
   }
   for (unsigned l = 0; l < levels; ++l) {
-    const std::uint64_t length = level_length(meta.size, arity, l);
-    const std::uint64_t tail = length - full_chunks(length, arity) * chunk_nodes(arity);
+    const std::uint64_t length = geometry::level_length(meta.size, arity, l);
+    const std::uint64_t tail = length - geometry::full_chunks(length, arity) * geometry::chunk_nodes(arity);
     if (at + tail * 32 > body) corrupt(file, at, "metadata record truncated in the tail of level " + std::to_string(l));
     meta.tails.emplace_back(tail);
     if (tail > 0) std::memcpy(meta.tails.back().data(), p + at, tail * 32);
@@ -247,7 +239,7 @@ Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file) {
   }
   if (version >= 2) {
     for (unsigned l = 0; l < levels; ++l) {
-      const std::uint64_t chunks = full_chunks(level_length(meta.size, arity, l), arity);
+      const std::uint64_t chunks = geometry::full_chunks(geometry::level_length(meta.size, arity, l), arity);
       if (chunks > (body - at) / 4)
         corrupt(file, at, "metadata record truncated in the chunk checksums of level " + std::to_string(l));
       auto& crcs = meta.chunk_crcs.emplace_back(chunks);

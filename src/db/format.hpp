@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "rotortree/geometry.hpp"
 #include "rotortree/leaf_index.hpp"
 #include "rotortree/types.hpp"
 
@@ -43,11 +44,7 @@ inline constexpr std::uint8_t kRoleData = 3;
 /// that upgrades a database rewrites its full chunks into the new files,
 /// and removes the old ones once the new meta is written.
 inline constexpr std::uint32_t kMetaVersion = 4;
-/// Geometry of the data files of arity N.
-inline constexpr std::size_t chunk_nodes(unsigned arity) { return std::size_t{arity} * 128; }
-inline constexpr std::size_t chunk_bytes(unsigned arity) { return chunk_nodes(arity) * 32; }
-/// Chunks per data file: 256 MiB files.
-inline constexpr std::size_t shard_chunks(unsigned arity) { return (std::size_t{256} << 20) / chunk_bytes(arity); }
+// The chunks of the data files: rotortree/geometry.hpp (chunk_nodes, shard_chunks, full_chunks).
 
 /// The checkpoint metadata record ("meta").
 struct Meta {
@@ -84,11 +81,6 @@ struct LeafIndexRecord {
 void set_leaf_index(Meta& meta, const LeafIndexRecord& record);
 /// The record decode_meta validated (policy none if absent).
 LeafIndexRecord leaf_index(const Meta& meta);
-/// Length of `level` of a tree of `size` leaves, and its full (immutable,
-/// stored in data files) chunk count: every chunk before the one holding the
-/// level's last node.
-std::uint64_t level_length(std::uint64_t size, unsigned arity, unsigned level);
-std::uint64_t full_chunks(std::uint64_t length, unsigned arity);
 std::vector<std::uint8_t> encode_meta(const Meta& meta);
 /// Throws Error(corruption) naming the file and offset.
 Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file);
@@ -116,7 +108,7 @@ bool parse_wal_name(const std::string& name, std::uint64_t& id);
 std::string data_name(unsigned level, std::uint64_t shard, std::uint32_t meta_version = kMetaVersion);
 /// Where chunk `chunk` of its shard starts in a data file of `meta_version`.
 inline constexpr std::uint64_t data_offset(std::uint64_t chunk, unsigned arity, std::uint32_t meta_version = kMetaVersion) {
-  return (meta_version >= 4 ? kDataHeaderBytes : 0) + chunk * chunk_bytes(arity);
+  return (meta_version >= 4 ? kDataHeaderBytes : 0) + chunk * geometry::chunk_bytes(arity);
 }
 /// Any data file (either version).
 bool parse_data_name(const std::string& name);
