@@ -22,7 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const DbParams kParams{};  // arity 4, depth 32, blake3, lean-imt
+// The parameters a log header stores (named by the header itself, whatever the vocabulary).
+using Params = decltype(db::WalHeader::params);
+const Params kParams{};  // arity 4, depth 32, blake3, lean-imt
 constexpr db::DbId kDbId = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 const std::string kDir = "/w";
 const std::string kLog = kDir + "/" + db::wal_name(1);
@@ -462,7 +464,7 @@ TEST(Wal, FileCutInsideItsHeader) {
     EXPECT_TRUE(s.batches.empty());
   }
   // Another database's parameters are refused as such.
-  EXPECT_EQ(code_of([&] { db::scan_wal(bytes, kLog, DbParams{.arity = 8}, 0); }), Errc::parameter_mismatch);
+  EXPECT_EQ(code_of([&] { db::scan_wal(bytes, kLog, Params{.arity = 8}, 0); }), Errc::parameter_mismatch);
 }
 
 // Version-1 logs (48-byte header, no identity, frames of record type 0),
