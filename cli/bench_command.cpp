@@ -583,7 +583,7 @@ void print_table(const nlohmann::ordered_json& r) {
 
 void register_bench_command(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
-  CLI::App* bench = app.add_subcommand("bench", "Measure insertion, proofs and snapshots (SPEC §4)");
+  CLI::App* bench = app.add_subcommand("bench", "Measure insertion, proofs and snapshots (README.md, Performance)");
   CLI::Option* leaves_option =
       bench->add_option("--leaves", options->leaves, "Leaves to insert (poseidon: default 1000000)")
           ->capture_default_str()
@@ -603,7 +603,7 @@ void register_bench_command(CLI::App& app) {
   bench->add_option("--proofs", options->proofs, "Timed proofs")->capture_default_str()->check(CLI::Range(1ULL, 1ULL << 32));
   bench->add_flag("--json", options->json, "Print one JSON object instead of a table");
   bench->add_option("--leaf-policy", options->leaf_policy,
-                    "index or unique: also insert with that leaf policy and measure lookups (SPEC §5)")
+                    "index or unique: also insert with that leaf policy and measure lookups (docs/leaf-index.md)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "index", "unique"}));
   bench->add_option("--lookups", options->lookups, "Timed lookups with --leaf-policy")

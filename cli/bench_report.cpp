@@ -482,7 +482,7 @@ void write_bench_report(const std::string& dir, bool quick) {
      << "rotortree " << kVersion << " · " << utc_now() << " · " << cpu_model() << " · " << cores
      << " hardware threads · BLAKE3 kernel `" << Blake3::kernel() << "`" << (quick ? " · **quick** sweep" : "")
      << "\n\n"
-     << "Every figure below was measured by the command beside it (`rotortree bench`, SPEC §4), each in a fresh "
+     << "Every figure below was measured by the command beside it (`rotortree bench`, README.md, *Performance*), each in a fresh "
         "process; `results.csv` holds every field of every run. Leaves are prehashed 32-byte values inserted "
         "with `insert_many` in batches of 1,000,000 unless said otherwise.\n\n";
   md << "## Key figures\n\n| figure | value | command |\n|---|---|---|\n";

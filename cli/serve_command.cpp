@@ -31,7 +31,7 @@ bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host =
 }  // namespace
 
 void register_serve_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("serve", "Serve a database over HTTP (roots, proofs, leaves; SPEC section 7)");
+  auto* cmd = app.add_subcommand("serve", "Serve a database over HTTP (roots, proofs, leaves; docs/server.md)");
   struct Options {
     std::string dir, listen = "127.0.0.1:7420", token_file, follow, tls_cert, tls_key;
     std::string threads = "2", max_body = "67108864", max_header = "8192", max_connections = "1024",

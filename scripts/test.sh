@@ -147,7 +147,7 @@ for stage in $stages; do
         use_compiler build-tsan 'c++'
       fi
       targets=(rotortree_concurrent_tests rotortree_leaf_index_concurrent_tests rotortree_tsan_canary)
-      [[ -f tests/db/CMakeLists.txt ]] && targets+=(rotortree_db_tests rotortree_db_leaf_index_tests rotortree_cli)
+      [[ -f tests/db/CMakeLists.txt ]] && targets+=(rotortree_db_tests rotortree_db_leaf_index_tests rotortree_wal_tests rotortree_cli)
       ctest_args=(-L "concurrent|db" -LE "fuzz|external")
       stage_env+=(RC_PARAMS="$rc_sanitize"
                   TSAN_OPTIONS="suppressions=$root/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1")
