@@ -217,7 +217,7 @@ InclusionProof update_inclusion_proof(const InclusionProof& old_proof,
                                    old_proof.path.siblings.begin() + old_offset + old_level.sibling_count);
     } else {
       // The edge's group: shared left siblings, the edge node's new value, new right siblings.
-      const unsigned position = static_cast<unsigned>(index % arity);
+      const unsigned position = static_cast<unsigned>(index - geometry::group_start(index, arity));
       level.position = static_cast<std::uint8_t>(position);
       level.sibling_count = edge_level.sibling_count;
       for (unsigned j = 0; j <= edge_level.sibling_count; ++j) {

@@ -100,8 +100,8 @@ struct PathLevel {
 /// The path's level through node `index` of a level whose last node is `last` (index <= last).
 template <ArityValue A>
 constexpr PathLevel path_level(std::uint64_t index, std::uint64_t last, A arity) noexcept {
-  const std::uint64_t start = group_start(index, arity);
-  const bool edge = parent_of(index, arity) == parent_of(last, arity);
+  const std::uint64_t parent = parent_of(index, arity), start = parent * arity;
+  const bool edge = parent == parent_of(last, arity);
   return {start, static_cast<unsigned>(index - start),
           edge ? static_cast<unsigned>(last - start) : max_siblings(arity), edge};
 }

@@ -312,7 +312,9 @@ class Snapshot {
     std::uint32_t total = 0;
     std::uint64_t edge_groups = 0;  // bit l: level l's group holds the level's last node
     const LevelStore<N>& store = *store_;
-    geometry::for_each_path_level(index, size_, kArity, [&](unsigned l, const geometry::PathLevel& at) {
+    // The walk of geometry::for_each_path_level, over the cached depth.
+    for (std::uint64_t l = 0, last = size_ - 1; l < depth; ++l) {
+      const geometry::PathLevel at = geometry::path_level(index, last, kArity);
       const Node* group = store.group(l, at.group_start);  // a group never straddles chunks
       for (std::size_t byte = 0; byte < N * sizeof(Node); byte += 64)
         __builtin_prefetch(reinterpret_cast<const char*>(group) + byte);
@@ -322,7 +324,9 @@ class Snapshot {
       offsets[l] = total;
       total += at.sibling_count;
       edge_groups |= std::uint64_t{at.edge} << l;
-    });
+      index = geometry::parent_of(index, kArity);
+      last = geometry::parent_of(last, kArity);
+    }
     path.siblings.resize_for_overwrite(total);
     // Read after the directory entries: a tree rewound since this snapshot
     // was taken may have replaced some of them (see LevelStore::rewind).
