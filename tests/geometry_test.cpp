@@ -88,7 +88,7 @@ TEST(Geometry, CeilDivAgainstWideArithmetic) {
   EXPECT_EQ(geometry::ceil_div(UINT64_MAX, std::uint64_t{1}), UINT64_MAX);
   for (int i = 0; i < 100000; ++i) {
     const std::uint64_t a = rng() >> (rng() % 64);
-    const std::uint64_t b = 1 + (rng() >> (rng() % 64 + 1));
+    const std::uint64_t b = 1 + (rng() >> (rng() % 63 + 1));
     ASSERT_EQ(geometry::ceil_div(a, b), static_cast<std::uint64_t>((U128{a} + b - 1) / b)) << a << " / " << b;
   }
 }
@@ -355,7 +355,7 @@ void expect_fixed_arity_matches(std::mt19937_64& rng) {
   static_assert(geometry::capacity_for_depth(fixed, 2) == N * N);
   static_assert(geometry::depth_for_size(N * N + 1, fixed) == 3);
   for (int i = 0; i < 500; ++i) {
-    const std::uint64_t size = 1 + (rng() >> (rng() % 64 + 1));
+    const std::uint64_t size = 1 + (rng() >> (rng() % 63 + 1));
     const std::uint64_t index = rng() % size;
     const unsigned arity = N;
     ASSERT_EQ(geometry::depth_for_size(size, fixed), geometry::depth_for_size(size, arity));
