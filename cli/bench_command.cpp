@@ -467,10 +467,7 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
   {
     const std::string dir = scratch.sub("log-only");
     std::filesystem::create_directories(dir);
-    TreeParams params;
-    params.arity = N;
-    params.hash = H::id;
-    db::WalWriter log(db::Env::posix(), dir, params, db::random_db_id(), 1, 1, 0, true);
+    db::WalWriter log(db::Env::posix(), dir, tree_params<H, N>(), db::random_db_id(), 1, 1, 0, true);
     log.start_interval(std::chrono::milliseconds(10));
     log_only_batches = batches([&](auto batch) { log.flush_to(log.append(batch)); }, "log writes alone");
   }

@@ -53,11 +53,12 @@ std::optional<TreeParams> read_db_params(const std::string& dir, db::Env* env) {
 }
 
 std::unique_ptr<AnyDb> open_any_db(const std::string& dir, const DbConfig& config, const std::optional<TreeParams>& create) {
-  const std::optional<TreeParams> stored = create ? create : read_db_params(dir, config.env);
-  if (!stored)
+  // The arity and hash to instantiate: the ones asked for, or the stored ones.
+  const std::optional<TreeParams> params = create ? create : read_db_params(dir, config.env);
+  if (!params)
     throw db::detail::missing_database(config.env ? *config.env : *db::Env::posix(), dir,
                                        "; create one with `rotortree init " + dir + "`");
-  return detail::dispatch(stored->hash, stored->arity, [&]<Hasher H, std::size_t N>() -> std::unique_ptr<AnyDb> {
+  return detail::dispatch(params->hash, params->arity, [&]<Hasher H, std::size_t N>() -> std::unique_ptr<AnyDb> {
     if (create) return std::make_unique<AnyDbImpl<H, N>>(dir, *create, config);
     return std::make_unique<AnyDbImpl<H, N>>(dir, config);
   });
