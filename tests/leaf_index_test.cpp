@@ -78,8 +78,11 @@ TEST(LeafIndex, UniqueRefusesALeafTheTreeHolds) {
   EXPECT_EQ(tree.size(), 100u);
   EXPECT_EQ(tree.root(), root);
   // Nothing of the refused batch was indexed: its other leaves are absent and insertable.
-  for (std::size_t i = 0; i < batch.size(); ++i)
-    if (i != 6) EXPECT_FALSE(tree.contains(batch[i]));
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (i != 6) {
+      EXPECT_FALSE(tree.contains(batch[i]));
+    }
+  }
   batch[6] = node_of(99);
   EXPECT_EQ(tree.insert_many_with_index(batch).first_index, 100u);
   EXPECT_EQ(tree.index_of(batch[9]), 109u);

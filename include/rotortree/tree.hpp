@@ -108,7 +108,7 @@ void find_leaves(const LeafTable* table, std::uint64_t size, const LeafPtr& leaf
   pipeline(
       *table, leaves.size(), [&](std::size_t i) { return table->hash(leaves[i]); },
       [&](std::size_t, std::uint64_t h) {
-        table->for_home_candidates(h, [&](std::uint64_t p) {
+        table->for_home_candidates(h, false, [&](std::uint64_t p) {
           if (p < size) __builtin_prefetch(leaf_ptr(p));
         });
       },
@@ -488,12 +488,14 @@ class LeanIMT {
       return {append_leaf(leaf), old_size};
     }
     reserve_index(1);
-    const bool indexed = index_leaves(std::span<const Node>(&leaf, 1));
+    index_leaves(std::span<const Node>(&leaf, 1));
     try {
       before_append();
-      return {append_leaf(leaf), old_size};
+      const Node root = append_leaf(leaf);
+      release_appended();
+      return {root, old_size};
     } catch (...) {
-      if (indexed) index_->remove(index_->hash(leaf), static_cast<std::uint32_t>(old_size));
+      unindex_leaves();
       throw;
     }
   }
@@ -547,9 +549,11 @@ class LeanIMT {
     index_leaves(leaves);
     try {
       before_append();
-      return {append_leaves(leaves), old_size};
+      const Node root = append_leaves(leaves);
+      release_appended();
+      return {root, old_size};
     } catch (...) {
-      unindex_leaves(leaves, old_size);
+      unindex_leaves();
       throw;
     }
   }
@@ -693,23 +697,52 @@ class LeanIMT {
     auto table = std::make_shared<detail::LeafTable>(buckets, leaf_keys_);
     if (size_ > 0) {
       const LevelStore<N>& store = *store_;
-      index_range(*table, 0, size_, [&](std::uint64_t p) -> const Node& { return store.at(0, p); }, false);
+      const auto leaf = [&](std::uint64_t p) -> const Node& { return store.at(0, p); };
+      if (leaf_policy_ == LeafPolicy::unique)
+        append_range(*table, size_, leaf);
+      else
+        index_range(*table, 0, size_, leaf, false, nullptr);
     }
     index_ = std::move(table);
+  }
+
+  /// Append an entry for each of leaves [0, count) of a new table without
+  /// probing for an earlier occurrence: a unique tree's leaves are distinct,
+  /// so a rebuild needs one bucket write a leaf, not a lookup and a write.
+  /// Three stages: hash and prefetch the first bucket; once it is there,
+  /// prefetch the second if the append will read it; append.
+  template <class Leaf>
+  static void append_range(detail::LeafTable& table, std::uint64_t count, const Leaf& leaf) {
+    constexpr std::uint64_t kFirstAhead = 16, kSecondAhead = 8, kRing = 32;
+    static_assert(kFirstAhead + kSecondAhead <= kRing);
+    std::uint64_t hashes[kRing];
+    for (std::uint64_t i = 0; i < count + kFirstAhead + kSecondAhead; ++i) {
+      if (i < count) {
+        hashes[i % kRing] = table.hash(leaf(i));
+        table.prefetch_first(hashes[i % kRing]);
+      }
+      if (i >= kFirstAhead && i - kFirstAhead < count) table.prefetch_fresh_second(hashes[(i - kFirstAhead) % kRing]);
+      if (i >= kFirstAhead + kSecondAhead) {
+        const std::uint64_t k = i - kFirstAhead - kSecondAhead;
+        table.append_fresh(hashes[k % kRing], static_cast<std::uint32_t>(k));
+      }
+    }
   }
 
   /// Index leaves [first, first + count) of a sequence whose node p is
   /// leaf(p) (any p < first + count): each is appended unless an earlier
   /// position holds it. With `refuse`, a repeat undoes the range's entries and
   /// is returned; without, it is skipped (only first occurrences are indexed).
+  /// `appended`, if given, receives where each entry went (for undo).
   template <class Leaf>
   static std::optional<DuplicateLeaf> index_range(detail::LeafTable& table, std::uint64_t first,
-                                                  std::uint64_t count, const Leaf& leaf, bool refuse) {
+                                                  std::uint64_t count, const Leaf& leaf, bool refuse,
+                                                  std::vector<detail::LeafSlot>* appended) {
     std::optional<DuplicateLeaf> duplicate;
     detail::pipeline(
         table, count, [&](std::size_t i) { return table.hash(leaf(first + i)); },
         [&](std::size_t i, std::uint64_t h) {
-          table.for_home_candidates(h, [&](std::uint64_t p) {
+          table.for_home_candidates(h, true, [&](std::uint64_t p) {
             if (p < first + i) __builtin_prefetch(&leaf(p));
           });
         },
@@ -718,7 +751,8 @@ class LeanIMT {
           const Node& value = leaf(position);
           const std::uint64_t p = table.find(h, [&](std::uint64_t q) { return q < position && detail::same_node(leaf(q), value); });
           if (p == detail::kNoPosition) {
-            table.append(h, static_cast<std::uint32_t>(position));
+            const detail::LeafSlot slot = table.append(h, static_cast<std::uint32_t>(position));
+            if (appended != nullptr) appended->push_back(slot);
             return true;
           }
           if (!refuse) return true;
@@ -727,30 +761,43 @@ class LeanIMT {
             duplicate->tree_index = p;
           else
             duplicate->earlier_batch_position = p - first;
-          for (std::size_t j = i; j-- > 0;)  // every earlier leaf of the range was appended
-            table.remove(table.hash(leaf(first + j)), static_cast<std::uint32_t>(first + j));
+          if (appended != nullptr) undo_appends(table, *appended);
           return false;
         });
     return duplicate;
   }
 
   /// Index a batch about to be appended at size_ (the table has room).
-  /// Returns whether anything was added; throws DuplicateLeafError (unique),
-  /// having added nothing.
-  bool index_leaves(std::span<const Node> leaves) {
-    const std::uint64_t old_size = size_, before = index_->entries();
+  /// Throws DuplicateLeafError (unique), having added nothing. Where the
+  /// entries went is kept in appended_ until the batch is appended
+  /// (release_appended) or not after all (unindex_leaves).
+  void index_leaves(std::span<const Node> leaves) {
+    const std::uint64_t old_size = size_;
     const LevelStore<N>& store = *store_;
+    appended_.clear();
+    appended_.reserve(leaves.size());
     const auto duplicate = index_range(
         *index_, old_size, leaves.size(),
         [&](std::uint64_t p) -> const Node& { return p < old_size ? store.at(0, p) : leaves[p - old_size]; },
-        leaf_policy_ == LeafPolicy::unique);
-    if (duplicate) throw DuplicateLeafError(*duplicate);
-    return index_->entries() != before;
+        leaf_policy_ == LeafPolicy::unique, &appended_);
+    if (duplicate) {
+      release_appended();
+      throw DuplicateLeafError(*duplicate);
+    }
   }
   /// Undo index_leaves of a batch that was not appended after all.
-  void unindex_leaves(std::span<const Node> leaves, std::uint64_t old_size) noexcept {
-    for (std::size_t j = leaves.size(); j-- > 0;)
-      index_->remove(index_->hash(leaves[j]), static_cast<std::uint32_t>(old_size + j));
+  void unindex_leaves() noexcept {
+    undo_appends(*index_, appended_);
+    release_appended();
+  }
+  /// The batch was appended: its entries stay.
+  void release_appended() noexcept {
+    appended_.clear();
+    if (appended_.capacity() > (std::size_t{1} << 20)) std::vector<detail::LeafSlot>().swap(appended_);  // keep <= 16 MiB
+  }
+  static void undo_appends(detail::LeafTable& table, std::vector<detail::LeafSlot>& appended) noexcept {
+    for (std::size_t j = appended.size(); j-- > 0;) table.undo(appended[j]);  // newest first
+    appended.clear();
   }
 
   void reserve_levels(std::uint64_t new_size) {
@@ -874,6 +921,7 @@ class LeanIMT {
   LeafSecret leaf_secret_{};
   detail::LeafHashKeys leaf_keys_{};
   std::shared_ptr<detail::LeafTable> index_;  // null until the first insertion (or policy none)
+  std::vector<detail::LeafSlot> appended_;    // entries of the batch being inserted
 };
 
 }  // namespace rotortree
