@@ -149,7 +149,9 @@ TEST(DbStoredIndex, ReopenWithTheStoredIndexAnswersAsTheModel) {
     used_checks += fits;
     {
       Db db = f.open(policy, c);
-      if (fits) EXPECT_EQ(db.index_bytes(), stored * 64) << "the stored table was not used";
+      if (fits) {
+        EXPECT_EQ(db.index_bytes(), stored * 64) << "the stored table was not used";
+      }
       ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, absent));
       if (policy == LeafPolicy::unique) expect_refusals(db, model, round);
       db.flush();
@@ -158,14 +160,18 @@ TEST(DbStoredIndex, ReopenWithTheStoredIndexAnswersAsTheModel) {
     reader.read_only = true;
     {
       Db db("/d", std::nullopt, reader);
-      if (fits) EXPECT_EQ(db.index_bytes(), stored * 64);
+      if (fits) {
+        EXPECT_EQ(db.index_bytes(), stored * 64);
+      }
       ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, absent));
     }
     // The same database without the file: rebuilt, same answers.
     f.env.remove(f.index_file());
     {
       Db db = f.open(policy, c);
-      if (fits) EXPECT_NE(db.index_bytes(), stored * 64);
+      if (fits) {
+        EXPECT_NE(db.index_bytes(), stored * 64);
+      }
       ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, absent));
     }
     EXPECT_EQ(f.warnings.size(), 1u);  // the missing file, once

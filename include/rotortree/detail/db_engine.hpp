@@ -62,7 +62,7 @@ class TreeLink {
   /// index: `index` indexing the first `indexed` leaves (a stored table), or
   /// rebuilt from level 0 (see the LeanIMT constructor).
   virtual void build(std::shared_ptr<void> keepalive, std::uint64_t size, NodeHash node_hash, LeafPolicy leaf_policy,
-                     const TreeOptions& options, std::shared_ptr<detail::LeafTable> index, std::uint64_t indexed) = 0;
+                     const TreeOptions& options, std::shared_ptr<rotortree::detail::LeafTable> index, std::uint64_t indexed) = 0;
   /// Serve the built tree to readers (recovery is over).
   virtual void share() = 0;
   /// Run `fn` with the writer's exclusive access; readers see its effects
@@ -77,7 +77,7 @@ class TreeLink {
   virtual std::optional<Node> rewind(std::uint64_t size) = 0;
   virtual std::unique_ptr<AnySnapshot> snapshot() const = 0;
   /// The leaf index's current table (null without one).
-  virtual std::shared_ptr<const detail::LeafTable> leaf_table() const = 0;
+  virtual std::shared_ptr<const rotortree::detail::LeafTable> leaf_table() const = 0;
   /// Point the tree at the store again, now co-owned by `keepalive`.
   virtual void rebind(std::shared_ptr<void> keepalive) = 0;
 };
@@ -133,7 +133,7 @@ class TypedTreeLink final : public TreeLink {
   }
 
   void build(std::shared_ptr<void> keepalive, std::uint64_t size, NodeHash node_hash, LeafPolicy leaf_policy,
-             const TreeOptions& options, std::shared_ptr<detail::LeafTable> index, std::uint64_t indexed) override {
+             const TreeOptions& options, std::shared_ptr<rotortree::detail::LeafTable> index, std::uint64_t indexed) override {
     building_.reset();
     building_.emplace(std::shared_ptr<LevelStore<N>>(std::move(keepalive), store_), size,
                       tree_params<H, N, MaxDepth>(node_hash, leaf_policy), options, std::move(index), indexed);
@@ -163,7 +163,7 @@ class TypedTreeLink final : public TreeLink {
   }
   std::optional<Node> rewind(std::uint64_t size) override { return writer_->rewind(size); }
   std::unique_ptr<AnySnapshot> snapshot() const override { return erase(writer_->snapshot()); }
-  std::shared_ptr<const detail::LeafTable> leaf_table() const override { return writer_->leaf_table(); }
+  std::shared_ptr<const rotortree::detail::LeafTable> leaf_table() const override { return writer_->leaf_table(); }
   void rebind(std::shared_ptr<void> keepalive) override {
     writer_->rebind_store(std::shared_ptr<LevelStore<N>>(std::move(keepalive), store_));
   }
