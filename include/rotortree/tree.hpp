@@ -413,13 +413,24 @@ class LeanIMT {
 
   /// Adopt a store that already holds a tree of `size` leaves (database
   /// recovery: checkpointed chunks mapped from data files). Every level must
-  /// have its chunks allocated for its length.
+  /// have its chunks allocated for its length. The leaf index is rebuilt from
+  /// level 0, or is `index` (a stored table of this secret that indexes the
+  /// first `indexed` leaves) with the leaves after them added.
   LeanIMT(std::shared_ptr<LevelStore<N>> store, std::uint64_t size, const TreeParams& params,
-          const TreeOptions& options = {})
+          const TreeOptions& options = {}, std::shared_ptr<detail::LeafTable> index = {}, std::uint64_t indexed = 0)
       : LeanIMT(params, options) {
     store_ = std::move(store);
     size_ = size;
-    if (leaf_policy_ != LeafPolicy::none) reserve_index(0);  // rebuilt from level 0
+    if (leaf_policy_ == LeafPolicy::none) return;
+    if (index && indexed <= size_ && index->same_keys(leaf_keys_) &&
+        index->entries() + (size_ - indexed) <= index->slots() / 10 * 9) {
+      const LevelStore<N>& s = *store_;
+      index_range(*index, indexed, size_ - indexed, [&](std::uint64_t p) -> const Node& { return s.at(0, p); }, false,
+                  nullptr);
+      index_ = std::move(index);
+    } else {
+      reserve_index(0);
+    }
   }
   /// Replace the handle to the store by another handle to the same store (an
   /// aliasing shared_ptr): snapshots taken from now on co-own what it owns.
@@ -456,6 +467,8 @@ class LeanIMT {
   }
   /// Bytes of the leaf index's table (0 without one).
   std::size_t index_bytes() const noexcept { return index_ ? index_->bytes() : 0; }
+  /// The leaf index's current table (null without one): the database stores it.
+  std::shared_ptr<const detail::LeafTable> leaf_table() const noexcept { return index_; }
   /// The root, or nothing for an empty tree.
   std::optional<Node> root() const noexcept {
     if (size_ == 0) return std::nullopt;

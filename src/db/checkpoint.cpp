@@ -11,16 +11,12 @@
 #include "rotortree/parallel.hpp"
 
 namespace rotortree::db {
-namespace {
 
-/// The hashing threads' pool, for the parallel parts of opening.
 std::shared_ptr<const Executor> open_executor(const TreeOptions& tree) {
   if (tree.threads == 0) return Executor::shared_default();
   if (tree.threads > 1) return std::make_shared<const Executor>(tree.threads);
   return nullptr;
 }
-
-}  // namespace
 
 // Chunks read into memory are checked against their CRC32C as they are
 // read (cache-hot), in parallel work units: copying into fresh memory, not
@@ -217,7 +213,8 @@ void DbEngine::verify(const Meta& meta) {
   }
 }
 
-void DbEngine::write_checkpoint(const AnySnapshot& snap, std::uint64_t seq, std::uint64_t wal_id) {
+void DbEngine::write_checkpoint(const AnySnapshot& snap, std::uint64_t seq, std::uint64_t wal_id,
+                                const rotortree::detail::LeafTable* index) {
   const unsigned arity = params_.arity;
   const unsigned levels = link_.max_depth() + 1;
   Meta meta;
@@ -267,9 +264,19 @@ void DbEngine::write_checkpoint(const AnySnapshot& snap, std::uint64_t seq, std:
       meta.tails.push_back(std::move(tail));
     }
     for (auto& [key, file] : files) file->sync();
-    if (!files.empty()) env_->sync_dir(dir_);
+    if (!files.empty() || index) env_->sync_dir(dir_);
   }
+  // The leaf index this meta names: a new file (named after this
+  // checkpoint's first log, so never one an older meta names), or the one
+  // named before, valid for as many leaves as no rewind has taken back.
+  std::optional<StoredIndexRecord> stored = stored_index_;
+  if (index && meta.size > 0) {
+    write_index_file(*index, meta.size, wal_id);
+    stored = StoredIndexRecord{wal_id, meta.size, meta.root};
+  }
+  set_stored_index(meta, stored);
   detail::write_atomically(*env_, dir_, kMetaName, encode_meta(meta));
+  stored_index_ = stored;
   data_version_ = kMetaVersion;
   // The log before wal_id is now redundant, and so are data files without
   // a header (an upgrade's leftovers); what a failure here leaves is
@@ -277,7 +284,9 @@ void DbEngine::write_checkpoint(const AnySnapshot& snap, std::uint64_t seq, std:
   try {
     for (const std::string& name : env_->list(dir_)) {
       std::uint64_t id;
-      if ((parse_wal_name(name, id) && id < wal_id) || is_headerless_data_name(name)) env_->remove(path(name));
+      if ((parse_wal_name(name, id) && id < wal_id) || is_headerless_data_name(name) ||
+          (parse_index_name(name, id) && !(stored && stored->file_id == id)))
+        env_->remove(path(name));
     }
   } catch (const Error& e) {
     warn(Error(e.code(), std::string("a checkpoint could not remove a file it made redundant (the next one retries): ") +

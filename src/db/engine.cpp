@@ -153,9 +153,19 @@ void DbEngine::recover(const Meta& meta) {
   TreeOptions options = config_.tree;
   options.leaf_secret = leaf_index_.secret;
   if (config_.verify_on_open) verify(meta);
-  // The index is rebuilt from the leaves (a reader may go without it).
-  link_.build(keepalive(), meta.size, params_.node_hash,
-              config_.read_only && !config_.leaf_index ? LeafPolicy::none : leaf_index_.policy, options);
+  // The index: the stored table with the leaves after it added, or rebuilt
+  // from the leaves (a reader may go without it).
+  const LeafPolicy policy = config_.read_only && !config_.leaf_index ? LeafPolicy::none : leaf_index_.policy;
+  stored_index_ = leaf_index_.policy == LeafPolicy::none ? std::nullopt : db::stored_index(meta);
+  std::shared_ptr<rotortree::detail::LeafTable> stored = policy == LeafPolicy::none ? nullptr : load_stored_index(meta, options);
+  link_.build(keepalive(), meta.size, params_.node_hash, policy, options, stored, stored ? stored_index_->valid : 0);
+  if (!config_.read_only) {  // index files meta does not name: a checkpoint that crashed before its meta
+    const std::optional<StoredIndexRecord> named = db::stored_index(meta);
+    for (const std::string& name : env_->list(dir_)) {
+      std::uint64_t id;
+      if (parse_index_name(name, id) && !(named && named->file_id == id)) env_->remove(path(name));
+    }
+  }
   checkpoint_seq_ = meta.last_seq;
   checkpoint_size_ = meta.size;
   checkpoint_unix_ms_ = meta.unix_ms;
@@ -178,7 +188,7 @@ void DbEngine::create() {
   for (const std::string& name : env_->list(dir_)) {
     std::uint64_t id;
     const bool wal = parse_wal_name(name, id);
-    if (!wal && !parse_data_name(name) && name != kMetaTmpName) continue;
+    if (!wal && !parse_data_name(name) && !parse_index_name(name, id) && name != kMetaTmpName) continue;
     if (!(wal && id == 1 && log_holds_no_leaves(path(name))) && !(name == kMetaTmpName && meta_tmp_is_new(path(name))))
       found.push_back(name);
   }
@@ -307,7 +317,7 @@ void DbEngine::replay(const Meta& meta, const std::vector<LogFile>& logs) {
         if (batch.rewind_size > link_.size())
           throw Error(Errc::corruption, "log " + file + " rewinds a tree of " + std::to_string(link_.size()) +
                                             " leaves to " + std::to_string(batch.rewind_size));
-        link_.rewind(batch.rewind_size);
+        lower_stored_index(batch.rewind_size, link_.rewind(batch.rewind_size));
         rewound_below_checkpoint = forget_checkpointed_beyond(batch.rewind_size);
         continue;
       }
@@ -388,6 +398,7 @@ DbRewindResult DbEngine::rewind(std::uint64_t size) {
     seq = wal_->append_rewind(size);
     try {
       root = link_.rewind(size);
+      lower_stored_index(size, root);
     } catch (const std::exception&) {
       Error error(Errc::io_error, "rewind failed after logging: out of memory (reopen to replay it)");
       wal_->set_error(error);
@@ -415,7 +426,7 @@ void DbEngine::flush() {
 void DbEngine::checkpoint() {
   check_open("checkpoint");  // an earlier failure: checkpoint_locked says poisoned
   std::lock_guard lock(checkpoint_mutex_);
-  checkpoint_locked();
+  checkpoint_locked(true);
 }
 
 void DbEngine::close() {
@@ -428,7 +439,7 @@ void DbEngine::close() {
         wal_->flush_all();
         if (std::holds_alternative<checkpoint::OnClose>(config_.checkpoint)) {
           std::lock_guard lock(checkpoint_mutex_);
-          checkpoint_locked();
+          checkpoint_locked(true);
         }
       }
     } catch (const Error& e) {
@@ -494,28 +505,32 @@ void DbEngine::maybe_checkpoint() {
   std::unique_lock lock(checkpoint_mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return;  // another thread is checkpointing
   try {
-    checkpoint_locked();
+    checkpoint_locked(false);
   } catch (const Error&) {
     // recorded as the background error: reported to the next call
   }
 }
 
-void DbEngine::checkpoint_locked() {
+void DbEngine::checkpoint_locked(bool requested) {
   if (auto error = wal_->error())
     throw Error(Errc::poisoned, std::string("the database refuses checkpoints after an earlier failure (reopen it): ") +
                                     error->what());
   std::unique_ptr<AnySnapshot> snap;
+  std::shared_ptr<const rotortree::detail::LeafTable> index;  // the snapshot's table, if it is to be written
   std::uint64_t seq = 0, wal_id = 0, bytes = 0;
   link_.with_writer([&] {
     seq = wal_->last_seq();
-    if (seq == checkpoint_seq_.load()) return;  // nothing new
+    index = link_.leaf_table();
+    if (index && !index_due(link_.size(), requested)) index.reset();
+    // Nothing new, unless a requested checkpoint has an index to write.
+    if (seq == checkpoint_seq_.load() && !(requested && index)) return;
     snap = link_.snapshot();
     bytes = logged_bytes_.load();
     wal_id = wal_->rotate();
   });
   if (wal_id == 0) return;
   try {
-    write_checkpoint(*snap, seq, wal_id);
+    write_checkpoint(*snap, seq, wal_id, index.get());
   } catch (const Error& e) {
     wal_->set_error(e);
     throw;

@@ -20,6 +20,9 @@
 
 namespace rotortree::db {
 
+/// The hashing threads' pool, for the parallel parts of opening.
+std::shared_ptr<const Executor> open_executor(const TreeOptions& tree);
+
 class DbEngine final : public Engine {
  public:
   DbEngine(std::string dir, const DbConfig& config, const TreeParams& requested, bool exact, TreeLink& link);
@@ -78,14 +81,31 @@ class DbEngine final : public Engine {
   void replay(const Meta& meta, const std::vector<LogFile>& logs);
   bool forget_checkpointed_beyond(std::uint64_t size);
   void maybe_checkpoint();
-  void checkpoint_locked();
+  /// `requested`: checkpoint() or the one at close (they also write the leaf
+  /// index when it does not cover the tree), not an automatic one.
+  void checkpoint_locked(bool requested);
 
   // checkpoint.cpp: the levels in the data files.
   void load_checkpoint(const Meta& meta);
   void prefault_mapped(unsigned level, std::uint64_t first, std::uint64_t last, std::uint64_t mapped) const;
   void verify(const Meta& meta);
-  void write_checkpoint(const AnySnapshot& snap, std::uint64_t seq, std::uint64_t wal_id);
+  /// With `index` (the snapshot's leaf table), also write it as a file.
+  void write_checkpoint(const AnySnapshot& snap, std::uint64_t seq, std::uint64_t wal_id,
+                        const rotortree::detail::LeafTable* index = nullptr);
   void tier();
+
+  // leaf_index_file.cpp: the stored leaf index (docs/leaf-index.md, *Stored with the checkpoint*).
+  /// The table meta's record names, checked, or null (the caller rebuilds;
+  /// a warning says why unless there is no record).
+  std::shared_ptr<rotortree::detail::LeafTable> load_stored_index(const Meta& meta, const TreeOptions& options);
+  /// Write `table` (indexing the first `covered` leaves) as index_name(id), synced.
+  void write_index_file(const rotortree::detail::LeafTable& table, std::uint64_t covered, std::uint64_t id);
+  /// Whether a checkpoint of a tree of `size` leaves writes the index.
+  bool index_due(std::uint64_t size, bool requested) const;
+  /// After a rewind to `size` (root `root`): the stored table is valid for its first `size` leaves at most.
+  void lower_stored_index(std::uint64_t size, const std::optional<Node>& root);
+  /// The root of the loaded tree's first `size` leaves (1..loaded size).
+  Node loaded_prefix_root(std::uint64_t size) const;
 
   std::string dir_;
   DbConfig config_;
@@ -114,6 +134,8 @@ class DbEngine final : public Engine {
   DbId db_id_{};
   std::map<std::uint16_t, std::vector<std::uint8_t>> meta_extensions_;
   LeafIndexRecord leaf_index_;
+  /// The stored leaf index the next meta names (under checkpoint_mutex_ once open).
+  std::optional<StoredIndexRecord> stored_index_;
   /// The format of the data files meta names (its version): below 4 they
   /// have no header, and the next checkpoint rewrites them (write_checkpoint).
   std::uint32_t data_version_ = kMetaVersion;

@@ -33,7 +33,7 @@ void disk_usage(Env& env, const std::string& dir, std::uint64_t& log_bytes, std:
     try {
       if (parse_wal_name(name, id))
         log_bytes += env.file_size(join(dir, name));
-      else if (parse_data_name(name) || name == kMetaName)
+      else if (parse_data_name(name) || parse_index_name(name, id) || name == kMetaName)
         data_bytes += env.file_size(join(dir, name));
     } catch (const Error&) {
       // removed concurrently
@@ -53,7 +53,8 @@ Error missing_database(Env& env, const std::string& dir, const std::string& advi
   if (env.exists(dir)) {
     for (const std::string& name : env.list(dir)) {
       std::uint64_t id;
-      if (parse_wal_name(name, id) || parse_data_name(name) || name == kMetaTmpName) found.push_back(name);
+      if (parse_wal_name(name, id) || parse_data_name(name) || parse_index_name(name, id) || name == kMetaTmpName)
+        found.push_back(name);
     }
   }
   if (found.empty())

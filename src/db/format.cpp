@@ -123,6 +123,33 @@ LeafIndexRecord leaf_index(const Meta& meta) {
   return decode_leaf_index(it->second, "meta", 0);
 }
 
+namespace {
+constexpr std::size_t kStoredIndexRecordBytes = 48;
+}  // namespace
+
+void set_stored_index(Meta& meta, const std::optional<StoredIndexRecord>& record) {
+  if (!record) {
+    meta.extensions.erase(kExtStoredIndex);
+    return;
+  }
+  std::vector<std::uint8_t> value(kStoredIndexRecordBytes, 0);
+  put64(value.data(), record->file_id);
+  put64(value.data() + 8, record->valid);
+  std::memcpy(value.data() + 16, record->root.data(), 32);
+  meta.extensions[kExtStoredIndex] = std::move(value);
+}
+
+std::optional<StoredIndexRecord> stored_index(const Meta& meta) {
+  const auto it = meta.extensions.find(kExtStoredIndex);
+  if (it == meta.extensions.end() || it->second.size() != kStoredIndexRecordBytes) return std::nullopt;
+  StoredIndexRecord record;
+  record.file_id = get64(it->second.data());
+  record.valid = get64(it->second.data() + 8);
+  std::memcpy(record.root.data(), it->second.data() + 16, 32);
+  if (record.file_id == 0 || record.valid == 0) return std::nullopt;
+  return record;
+}
+
 std::vector<std::uint8_t> encode_meta(const Meta& meta) {
   std::size_t tail_nodes = 0, chunks = 0;
   for (const auto& t : meta.tails) tail_nodes += t.size();
@@ -277,6 +304,23 @@ std::string data_name(unsigned level, std::uint64_t shard, std::uint32_t meta_ve
                 meta_version >= 4 ? "dat" : "bin");
   return buffer;
 }
+std::string index_name(std::uint64_t id) {
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "leaf-index-%06llu.idx", static_cast<unsigned long long>(id));
+  return buffer;
+}
+bool parse_index_name(const std::string& name, std::uint64_t& id) {
+  if (name.size() < 16 || name.compare(0, 11, "leaf-index-") != 0 || name.compare(name.size() - 4, 4, ".idx") != 0)
+    return false;
+  const std::string digits = name.substr(11, name.size() - 15);
+  if (digits.empty() || digits.size() > 18) return false;
+  id = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    id = id * 10 + static_cast<unsigned>(c - '0');
+  }
+  return true;
+}
 bool parse_data_name(const std::string& name) { return name.compare(0, 6, "data-L") == 0; }
 bool is_headerless_data_name(const std::string& name) {
   return parse_data_name(name) && name.size() > 4 && name.compare(name.size() - 4, 4, ".bin") == 0;
@@ -319,6 +363,59 @@ void check_data_header(std::span<const std::uint8_t> bytes, const std::string& f
   if (level != expected.level || shard != expected.shard)
     corrupt(file, 44, "the file holds shard " + std::to_string(shard) + " of level " + std::to_string(level) +
                           ", not shard " + std::to_string(expected.shard) + " of level " + std::to_string(expected.level));
+}
+
+namespace {
+constexpr char kIndexMagic[9] = "RTREEIDX";
+constexpr std::uint32_t kIndexVersion = 1;
+}  // namespace
+
+std::vector<std::uint8_t> encode_index_header(const IndexHeader& header) {
+  std::vector<std::uint8_t> out(kIndexHeaderBytes, 0);
+  std::uint8_t* h = out.data();
+  std::memcpy(h, kIndexMagic, 8);
+  put32(h + 8, kIndexVersion);
+  put_params(h + 12, header.params);
+  std::memcpy(h + 24, header.db_id.data(), 16);
+  h[40] = kRoleLeafIndex;
+  h[41] = static_cast<std::uint8_t>(header.params.leaf_policy);
+  put32(h + 44, 64);
+  put64(h + 48, header.buckets);
+  put64(h + 56, header.entries);
+  put64(h + 64, header.covered);
+  put64(h + 72, header.key_check);
+  put32(h + 80, static_cast<std::uint32_t>(kIndexBlockBytes));
+  put32(h + 84, header.blocks_crc);
+  put32(h + kIndexHeaderBytes - 4, crc32c(h, kIndexHeaderBytes - 4));
+  return out;
+}
+
+IndexHeader decode_index_header(std::span<const std::uint8_t> bytes, const std::string& file) {
+  if (bytes.size() < kIndexHeaderBytes) corrupt(file, bytes.size(), "leaf index file shorter than its header");
+  const std::uint8_t* h = bytes.data();
+  if (std::memcmp(h, kIndexMagic, 8) != 0) corrupt(file, 0, "not a rotortree leaf index file (bad magic)");
+  if (crc32c(h, kIndexHeaderBytes - 4) != get32(h + kIndexHeaderBytes - 4))
+    corrupt(file, kIndexHeaderBytes - 4, "leaf index header checksum mismatch");
+  if (get32(h + 8) != kIndexVersion) corrupt(file, 8, "unsupported leaf index version " + std::to_string(get32(h + 8)));
+  IndexHeader header;
+  header.params = get_params(h + 12, file, 12);
+  std::memcpy(header.db_id.data(), h + 24, 16);
+  if (h[40] != kRoleLeafIndex) corrupt(file, 40, "not a leaf index file (role " + std::to_string(h[40]) + ")");
+  if (h[41] != static_cast<std::uint8_t>(LeafPolicy::index) && h[41] != static_cast<std::uint8_t>(LeafPolicy::unique))
+    corrupt(file, 41, "unknown leaf policy " + std::to_string(h[41]));
+  header.params.leaf_policy = static_cast<LeafPolicy>(h[41]);
+  if (h[42] != 0 || h[43] != 0) corrupt(file, 42, "nonzero reserved bytes");
+  if (get32(h + 44) != 64) corrupt(file, 44, "bucket size " + std::to_string(get32(h + 44)) + " (64 expected)");
+  header.buckets = get64(h + 48);
+  header.entries = get64(h + 56);
+  header.covered = get64(h + 64);
+  header.key_check = get64(h + 72);
+  if (header.buckets == 0 || header.buckets > (std::uint64_t{1} << 40)) corrupt(file, 48, "bucket count out of range");
+  if (header.entries >= header.buckets * 12) corrupt(file, 56, "more entries than the table has room for");
+  if (header.covered > kMaxIndexedLeaves) corrupt(file, 64, "covers more leaves than an index holds");
+  if (get32(h + 80) != kIndexBlockBytes) corrupt(file, 80, "block size " + std::to_string(get32(h + 80)));
+  header.blocks_crc = get32(h + 84);
+  return header;
 }
 
 }  // namespace rotortree::db

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -81,6 +82,21 @@ struct LeafIndexRecord {
 void set_leaf_index(Meta& meta, const LeafIndexRecord& record);
 /// The record decode_meta validated (policy none if absent).
 LeafIndexRecord leaf_index(const Meta& meta);
+/// The stored leaf index (optional: an older rotortree ignores it and keeps
+/// it unchanged, hence the root below): the id of its file
+/// (`leaf-index-NNNNNN.idx`), the leaves it is valid for — its first
+/// `valid` leaves are those it indexed (a rewind below them lowers it) —
+/// and the root of the tree of those leaves, compared on open.
+inline constexpr std::uint16_t kExtStoredIndex = 2;
+struct StoredIndexRecord {
+  std::uint64_t file_id = 0;
+  std::uint64_t valid = 0;
+  Node root{};
+};
+/// Store `record` in meta's extensions (nothing: no record).
+void set_stored_index(Meta& meta, const std::optional<StoredIndexRecord>& record);
+/// The record, or nothing if absent or malformed (derived data: never an error).
+std::optional<StoredIndexRecord> stored_index(const Meta& meta);
 std::vector<std::uint8_t> encode_meta(const Meta& meta);
 /// Throws Error(corruption) naming the file and offset.
 Meta decode_meta(std::span<const std::uint8_t> bytes, const std::string& file);
@@ -101,7 +117,34 @@ std::vector<std::uint8_t> encode_data_header(const DataHeader& header);
 /// the header `expected` describes (Error(parameter_mismatch) for other parameters).
 void check_data_header(std::span<const std::uint8_t> bytes, const std::string& file, const DataHeader& expected);
 
+/// The header of a stored leaf index file (docs/file-formats.md): one page,
+/// then the table's buckets (64 bytes each) in 1 MiB blocks, then a CRC32C
+/// of every block.
+inline constexpr std::uint8_t kRoleLeafIndex = 4;
+inline constexpr std::size_t kIndexHeaderBytes = 4096;
+inline constexpr std::size_t kIndexBlockBytes = std::size_t{1} << 20;
+struct IndexHeader {
+  TreeParams params;  ///< leaf_policy included
+  DbId db_id{};
+  std::uint64_t buckets = 0;
+  std::uint64_t entries = 0;
+  std::uint64_t covered = 0;    ///< the table indexes the first `covered` leaves
+  std::uint64_t key_check = 0;  ///< leaf_index_key_check of the secret's keys
+  std::uint32_t blocks_crc = 0; ///< CRC32C of the block checksums
+};
+inline std::uint64_t index_blocks(std::uint64_t buckets) { return (buckets * 64 + kIndexBlockBytes - 1) / kIndexBlockBytes; }
+/// The whole file's length for a table of `buckets`.
+inline std::uint64_t index_file_bytes(std::uint64_t buckets) {
+  return kIndexHeaderBytes + buckets * 64 + 4 * index_blocks(buckets);
+}
+std::vector<std::uint8_t> encode_index_header(const IndexHeader& header);
+/// Throws Error(corruption) naming `file` and the offset unless `bytes` is
+/// a well-formed header (the engine compares its fields with its own).
+IndexHeader decode_index_header(std::span<const std::uint8_t> bytes, const std::string& file);
+
 /// File names.
+std::string index_name(std::uint64_t id);
+bool parse_index_name(const std::string& name, std::uint64_t& id);
 std::string wal_name(std::uint64_t id);
 bool parse_wal_name(const std::string& name, std::uint64_t& id);
 /// The data file of `level`'s `shard` for a meta of `meta_version`.

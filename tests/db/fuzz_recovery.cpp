@@ -1,4 +1,4 @@
-// libFuzzer target: log and checkpoint parsing, and a whole recovery from
+// libFuzzer target: log, checkpoint and leaf index header parsing, and a whole recovery from
 // hostile files, must never crash (only throw rotortree::Error).
 #include <cstddef>
 #include <cstdint>
@@ -20,10 +20,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   params.arity = 2;
   params.max_depth = 32;
   try {
-    if (selector % 3 == 0) {
+    if (selector % 4 == 0) {
       db::scan_wal(bytes, "fuzz.log", params, 0);
-    } else if (selector % 3 == 1) {
+    } else if (selector % 4 == 1) {
       db::decode_meta(bytes, "fuzz.meta");
+    } else if (selector % 4 == 3) {
+      db::decode_index_header(bytes, "fuzz.idx");
     } else {
       // Whole recovery: a valid empty database whose log is the input.
       db::FaultInjectionEnv env;

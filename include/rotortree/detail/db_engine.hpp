@@ -58,9 +58,11 @@ class TreeLink {
   virtual void replace_chunk(unsigned level, std::uint64_t chunk, const Node* mapped) = 0;
 
   /// Build the tree of the first `size` leaves from the store's levels;
-  /// `keepalive` co-owns the store (every snapshot keeps a copy).
+  /// `keepalive` co-owns the store (every snapshot keeps a copy). The leaf
+  /// index: `index` indexing the first `indexed` leaves (a stored table), or
+  /// rebuilt from level 0 (see the LeanIMT constructor).
   virtual void build(std::shared_ptr<void> keepalive, std::uint64_t size, NodeHash node_hash, LeafPolicy leaf_policy,
-                     const TreeOptions& options) = 0;
+                     const TreeOptions& options, std::shared_ptr<rotortree::detail::LeafTable> index, std::uint64_t indexed) = 0;
   /// Serve the built tree to readers (recovery is over).
   virtual void share() = 0;
   /// Run `fn` with the writer's exclusive access; readers see its effects
@@ -74,6 +76,8 @@ class TreeLink {
   virtual InsertResult insert(std::span<const Node> leaves, FunctionRef<void()> before_append) = 0;
   virtual std::optional<Node> rewind(std::uint64_t size) = 0;
   virtual std::unique_ptr<AnySnapshot> snapshot() const = 0;
+  /// The leaf index's current table (null without one).
+  virtual std::shared_ptr<const rotortree::detail::LeafTable> leaf_table() const = 0;
   /// Point the tree at the store again, now co-owned by `keepalive`.
   virtual void rebind(std::shared_ptr<void> keepalive) = 0;
 };
@@ -129,10 +133,10 @@ class TypedTreeLink final : public TreeLink {
   }
 
   void build(std::shared_ptr<void> keepalive, std::uint64_t size, NodeHash node_hash, LeafPolicy leaf_policy,
-             const TreeOptions& options) override {
+             const TreeOptions& options, std::shared_ptr<rotortree::detail::LeafTable> index, std::uint64_t indexed) override {
     building_.reset();
     building_.emplace(std::shared_ptr<LevelStore<N>>(std::move(keepalive), store_), size,
-                      tree_params<H, N, MaxDepth>(node_hash, leaf_policy), options);
+                      tree_params<H, N, MaxDepth>(node_hash, leaf_policy), options, std::move(index), indexed);
     writer_ = &*building_;
   }
   void share() override {
@@ -159,6 +163,7 @@ class TypedTreeLink final : public TreeLink {
   }
   std::optional<Node> rewind(std::uint64_t size) override { return writer_->rewind(size); }
   std::unique_ptr<AnySnapshot> snapshot() const override { return erase(writer_->snapshot()); }
+  std::shared_ptr<const rotortree::detail::LeafTable> leaf_table() const override { return writer_->leaf_table(); }
   void rebind(std::shared_ptr<void> keepalive) override {
     writer_->rebind_store(std::shared_ptr<LevelStore<N>>(std::move(keepalive), store_));
   }

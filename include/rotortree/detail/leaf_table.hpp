@@ -117,6 +117,22 @@ class LeafTable {
   std::uint64_t entries() const noexcept { return entries_; }
   const LeafHashKeys& keys() const noexcept { return keys_; }
 
+  bool same_keys(const LeafHashKeys& keys) const noexcept { return std::memcmp(&keys_, &keys, sizeof keys) == 0; }
+
+  // The database's stored copy (src/db/leaf_index_file.cpp, docs/leaf-index.md).
+  /// Copy buckets [first, first + count) as a reader sees them (the writer may be appending).
+  void copy_buckets(std::uint64_t first, std::uint64_t count, LeafBucket* out) const noexcept {
+    for (std::uint64_t b = 0; b < count; ++b) {
+      const LeafBucket& bucket = table_[first + b];
+      out[b].words[0] = load_relaxed(bucket.words[0]);
+      out[b].words[1] = load_relaxed(bucket.words[1]);
+      for (unsigned slot = 0; slot < kSlots; ++slot) out[b].positions[slot] = load_position(bucket, slot);
+    }
+  }
+  /// A table not shared yet: its buckets to fill, then the count of entries they hold.
+  LeafBucket* fill_buckets() noexcept { return table_; }
+  void set_entries(std::uint64_t entries) noexcept { entries_ = entries; }
+
   std::uint64_t hash(const Node& leaf) const noexcept { return leaf_hash(keys_, leaf); }
   std::uint64_t first(std::uint64_t h) const noexcept { return scale(h); }
   std::uint64_t second(std::uint64_t h) const noexcept { return scale(h * 0x9e3779b97f4a7c15ULL); }
