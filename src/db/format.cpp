@@ -8,6 +8,7 @@
 #include <random>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 namespace rotortree::db {
 namespace {
@@ -286,11 +287,15 @@ std::string wal_name(std::uint64_t id) {
   std::snprintf(buffer, sizeof buffer, "wal-%06llu.log", static_cast<unsigned long long>(id));
   return buffer;
 }
-bool parse_wal_name(const std::string& name, std::uint64_t& id) {
-  if (name.size() < 9 || name.compare(0, 4, "wal-") != 0 || name.compare(name.size() - 4, 4, ".log") != 0)
+namespace {
+/// `name` is PREFIX + 1..18 decimal digits + SUFFIX; the digits go to `id`.
+bool parse_numbered_name(const std::string& name, std::string_view prefix, std::string_view suffix,
+                         std::uint64_t& id) {
+  if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
     return false;
-  const std::string digits = name.substr(4, name.size() - 8);
-  if (digits.empty() || digits.size() > 18) return false;
+  const std::string_view digits(name.data() + prefix.size(), name.size() - prefix.size() - suffix.size());
+  if (digits.size() > 18) return false;
   id = 0;
   for (char c : digits) {
     if (c < '0' || c > '9') return false;
@@ -298,6 +303,9 @@ bool parse_wal_name(const std::string& name, std::uint64_t& id) {
   }
   return true;
 }
+}  // namespace
+
+bool parse_wal_name(const std::string& name, std::uint64_t& id) { return parse_numbered_name(name, "wal-", ".log", id); }
 std::string data_name(unsigned level, std::uint64_t shard, std::uint32_t meta_version) {
   char buffer[48];
   std::snprintf(buffer, sizeof buffer, "data-L%02u-%06llu.%s", level, static_cast<unsigned long long>(shard),
@@ -310,16 +318,7 @@ std::string index_name(std::uint64_t id) {
   return buffer;
 }
 bool parse_index_name(const std::string& name, std::uint64_t& id) {
-  if (name.size() < 16 || name.compare(0, 11, "leaf-index-") != 0 || name.compare(name.size() - 4, 4, ".idx") != 0)
-    return false;
-  const std::string digits = name.substr(11, name.size() - 15);
-  if (digits.empty() || digits.size() > 18) return false;
-  id = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return false;
-    id = id * 10 + static_cast<unsigned>(c - '0');
-  }
-  return true;
+  return parse_numbered_name(name, "leaf-index-", ".idx", id);
 }
 bool parse_data_name(const std::string& name) { return name.compare(0, 6, "data-L") == 0; }
 bool is_headerless_data_name(const std::string& name) {

@@ -15,6 +15,7 @@
 
 #include "../support.hpp"
 #include "fault_injection_env.hpp"
+#include "lookup_checks.hpp"
 #include "rotortree/db.hpp"
 #include "db/files.hpp"
 #include "db/format.hpp"
@@ -59,21 +60,9 @@ std::optional<std::uint64_t> model_index_of(const std::vector<Node>& leaves, std
   return std::nullopt;
 }
 
-// Every leaf of `leaves` (and `absent`) answers as the model says, one at a time and batched.
-template <class Db_>
-void expect_lookups(const Db_& db, const std::vector<Node>& leaves, const std::vector<Node>& absent) {
-  std::map<Node, std::uint64_t> lowest;
-  for (std::uint64_t i = 0; i < db.size(); ++i) lowest.emplace(leaves[i], i);
-  std::vector<Node> queries(leaves.begin(), leaves.begin() + static_cast<std::ptrdiff_t>(db.size()));
-  queries.insert(queries.end(), absent.begin(), absent.end());
-  std::vector<std::optional<std::uint64_t>> batched(queries.size());
-  db.index_of(queries, batched);
-  for (std::size_t q = 0; q < queries.size(); ++q) {
-    const auto it = lowest.find(queries[q]);
-    const std::optional<std::uint64_t> want = it == lowest.end() ? std::nullopt : std::optional<std::uint64_t>(it->second);
-    ASSERT_EQ(db.index_of(queries[q]), want) << "query " << q;
-    ASSERT_EQ(batched[q], want) << "batched query " << q;
-  }
+// The first `size` leaves of a model that may hold more.
+std::span<const Node> prefix_of(const std::vector<Node>& leaves, std::uint64_t size) {
+  return std::span<const Node>(leaves).first(static_cast<std::size_t>(size));
 }
 
 std::vector<std::uint8_t> meta_bytes(db::Env& env, const std::string& dir) {
@@ -108,7 +97,7 @@ TEST(DbLeafIndex, PolicyIsStoredAndTheIndexRebuiltOnOpen) {
           EXPECT_EQ(db.insert(leaves[i + 99]).first_index, i + 99);
         }
         db.flush();
-        ASSERT_NO_FATAL_FAILURE(expect_lookups(db, leaves, absent));
+        ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, prefix_of(leaves, db.size()), absent));
         EXPECT_EQ(db.info().params.leaf_policy, policy);
         EXPECT_GT(db.index_bytes(), 0u);
         // A snapshot answers for its own size.
@@ -124,14 +113,14 @@ TEST(DbLeafIndex, PolicyIsStoredAndTheIndexRebuiltOnOpen) {
         Db db("/d", reopen);
         EXPECT_EQ(db.leaf_policy(), policy);
         EXPECT_EQ(db.size(), 6000u);
-        ASSERT_NO_FATAL_FAILURE(expect_lookups(db, leaves, absent));
+        ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, prefix_of(leaves, db.size()), absent));
         db.checkpoint();  // the record survives checkpoints
       }
       TestConfig reader = reopen;
       reader.read_only = true;
       {
         Db db("/d", reader);
-        ASSERT_NO_FATAL_FAILURE(expect_lookups(db, leaves, absent));
+        ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, prefix_of(leaves, db.size()), absent));
       }
       // A policy given when opening must be the stored one.
       for (LeafPolicy other : {LeafPolicy::none, LeafPolicy::index, LeafPolicy::unique}) {
@@ -235,7 +224,7 @@ TEST(DbLeafIndex, UniqueRefusesBeforeAnythingIsLogged) {
   Db db("/u", test_config(&env, std::nullopt));
   EXPECT_EQ(db.size(), 3000u);
   EXPECT_EQ(*db.root(), root_before);
-  ASSERT_NO_FATAL_FAILURE(expect_lookups(db, leaves, fresh));
+  ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, prefix_of(leaves, db.size()), fresh));
   EXPECT_THROW(db.insert(leaves[0]), DuplicateLeafError);
 }
 
@@ -349,7 +338,7 @@ TEST(DbLeafIndex, CrashAtEveryOperation) {
     bool known = false;
     for (std::size_t i = acked; i < sizes.size(); ++i) known = known || db.size() == sizes[i];
     ASSERT_TRUE(known) << "size " << db.size() << " after " << acked << " acknowledged steps";
-    ASSERT_NO_FATAL_FAILURE(expect_lookups(db, leaves, {leaves.begin() + static_cast<std::ptrdiff_t>(db.size()), leaves.end()}));
+    ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, prefix_of(leaves, db.size()), {leaves.begin() + static_cast<std::ptrdiff_t>(db.size()), leaves.end()}));
     if (db.size() > 0) EXPECT_THROW(db.insert(leaves[db.size() - 1]), DuplicateLeafError);
   }
 }

@@ -13,6 +13,7 @@
 
 #include "../support.hpp"
 #include "fault_injection_env.hpp"
+#include "lookup_checks.hpp"
 #include "db/coding.hpp"
 #include "db/format.hpp"
 #include "rotortree/db.hpp"
@@ -67,24 +68,6 @@ struct Fixture {
 /// The buckets a rebuild of `size` leaves allocates (LeanIMT::reserve_index):
 /// an open that has other ones used the stored table.
 std::uint64_t rebuilt_buckets(std::uint64_t size) { return std::max<std::uint64_t>(4, (size * 10 / 7 + 11) / 12); }
-
-// Lookups of every leaf of `model` and of `absent` answer as the model's
-// lowest index, one at a time and batched.
-void expect_lookups(const Db& db, const std::vector<Node>& model, const std::vector<Node>& absent) {
-  ASSERT_EQ(db.size(), model.size());
-  std::map<Node, std::uint64_t> lowest;
-  for (std::uint64_t i = 0; i < model.size(); ++i) lowest.emplace(model[i], i);
-  std::vector<Node> queries = model;
-  queries.insert(queries.end(), absent.begin(), absent.end());
-  std::vector<std::optional<std::uint64_t>> batched(queries.size());
-  db.index_of(queries, batched);
-  for (std::size_t q = 0; q < queries.size(); ++q) {
-    const auto it = lowest.find(queries[q]);
-    const std::optional<std::uint64_t> want = it == lowest.end() ? std::nullopt : std::optional<std::uint64_t>(it->second);
-    ASSERT_EQ(db.index_of(queries[q]), want) << "query " << q;
-    ASSERT_EQ(batched[q], want) << "batched query " << q;
-  }
-}
 
 // A unique database refuses each leaf of `model` (sampled) with its index,
 // and accepts a new one.
@@ -152,7 +135,7 @@ TEST(DbStoredIndex, ReopenWithTheStoredIndexAnswersAsTheModel) {
       if (fits) {
         EXPECT_EQ(db.index_bytes(), stored * 64) << "the stored table was not used";
       }
-      ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, absent));
+      ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, model, absent));
       if (policy == LeafPolicy::unique) expect_refusals(db, model, round);
       db.flush();
     }
@@ -163,7 +146,7 @@ TEST(DbStoredIndex, ReopenWithTheStoredIndexAnswersAsTheModel) {
       if (fits) {
         EXPECT_EQ(db.index_bytes(), stored * 64);
       }
-      ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, absent));
+      ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, model, absent));
     }
     // The same database without the file: rebuilt, same answers.
     f.env.remove(f.index_file());
@@ -172,7 +155,7 @@ TEST(DbStoredIndex, ReopenWithTheStoredIndexAnswersAsTheModel) {
       if (fits) {
         EXPECT_NE(db.index_bytes(), stored * 64);
       }
-      ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, absent));
+      ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, model, absent));
     }
     EXPECT_EQ(f.warnings.size(), 1u);  // the missing file, once
   }
@@ -217,7 +200,7 @@ TEST(DbStoredIndex, WhenTheCheckpointWritesIt) {
   {
     Db db = f.open(LeafPolicy::unique, c);
     std::vector<Node> model(leaves.begin(), leaves.begin() + static_cast<std::ptrdiff_t>(at));
-    ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, {}));
+    ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, model, {}));
   }
   EXPECT_TRUE(f.warnings.empty());
 }
@@ -260,7 +243,7 @@ TEST(DbStoredIndex, RewindBelowTheStoredLeavesThenRegrow) {
         if (std::find(regrow.begin(), regrow.end(), old_leaves[i]) == regrow.end()) absent.push_back(old_leaves[i]);
       {
         Db db = f.open(LeafPolicy::unique, c);
-        ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, absent));
+        ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, model, absent));
         expect_refusals(db, model, to);
         ASSERT_FALSE(absent.empty());
         EXPECT_EQ(db.insert(absent.front()).first_index, model.size());
@@ -269,7 +252,7 @@ TEST(DbStoredIndex, RewindBelowTheStoredLeavesThenRegrow) {
       }
       {
         Db db = f.open(LeafPolicy::unique, c);
-        ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, absent));
+        ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, model, absent));
       }
       EXPECT_TRUE(f.warnings.empty()) << f.warnings.front();
     }
@@ -305,7 +288,7 @@ TEST(DbStoredIndex, ARecordKeptAcrossARewindByAnotherVersionIsNotUsed) {
   f.env.contents("/d/meta") = db::encode_meta(meta);
   {
     Db db = f.open(LeafPolicy::unique, c);
-    ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, std::vector<Node>(old_leaves.begin() + 500, old_leaves.end())));
+    ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, model, std::vector<Node>(old_leaves.begin() + 500, old_leaves.end())));
     expect_refusals(db, model, 5);
   }
   ASSERT_EQ(f.warnings.size(), 1u);
@@ -360,7 +343,7 @@ TEST(DbStoredIndex, DamagedOrForeignFilesFallBackToTheRebuild) {
     {
       Db db = f.open(LeafPolicy::unique, c);
       EXPECT_EQ(db.index_bytes(), rebuilt_buckets(5000) * 64);
-      ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, test::random_leaves(30, 32)));
+      ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, model, test::random_leaves(30, 32)));
       expect_refusals(db, model, damage);
       db.checkpoint();  // 5001 leaves: a new file (the stored one was dropped)
     }
@@ -370,7 +353,7 @@ TEST(DbStoredIndex, DamagedOrForeignFilesFallBackToTheRebuild) {
     {
       Db db = f.open(LeafPolicy::unique, c);
       EXPECT_EQ(db.index_bytes(), f.stored_buckets() * 64);
-      ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, {}));
+      ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, model, {}));
     }
     EXPECT_EQ(f.warnings.size(), 1u);
   }
@@ -396,12 +379,12 @@ TEST(DbStoredIndex, FilesMetaDoesNotNameAreIgnoredAndRemoved) {
   reader.read_only = true;
   {
     Db db("/d", std::nullopt, reader);
-    ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, {}));
+    ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, model, {}));
   }
   EXPECT_EQ(f.index_files().size(), 3u);
   {
     Db db = f.open(LeafPolicy::unique, c);
-    ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, {}));
+    ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, model, {}));
   }
   EXPECT_EQ(f.index_files(), std::vector<std::string>{named.substr(3)});
   EXPECT_TRUE(f.warnings.empty());
@@ -435,7 +418,7 @@ TEST(DbStoredIndex, CrashWhileWritingTheIndex) {
     std::vector<Node> model = first;
     model.insert(model.end(), second.begin(), second.end());
     Db db = f.open(LeafPolicy::unique, c);
-    ASSERT_NO_FATAL_FAILURE(expect_lookups(db, model, {}));
+    ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, model, {}));
     expect_refusals(db, model, crash_at);
     ASSERT_LE(f.index_files().size(), 1u);
   }
