@@ -172,6 +172,7 @@ class LeafTable {
       if (position < best && verify(position)) best = position;
     };
     std::uint64_t b = first(h);
+    __builtin_prefetch(&table_[b]);  // both misses at once (a lone lookup has no pipeline)
     if (const std::uint64_t c = second(h); c != b) {
       const LeafBucket& bucket = table_[c];
       count.bucket();
