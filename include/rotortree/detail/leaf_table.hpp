@@ -94,13 +94,14 @@ struct LeafSlot {
 /// allowed.
 ///
 /// A key has two buckets, first(h) and second(h); an entry goes to the one
-/// with more free slots (first on a tie), and only when both are full on
-/// along the buckets after first(h), each of which counts it as passing. A
-/// lookup reads second(h) and first(h) (both prefetched together), then the
-/// buckets after first(h) while the one before counts passing entries. Two
-/// choices keep the buckets' fill even, so at the 90% load the table grows
-/// at, a lookup reads about two buckets (a single home bucket with linear
-/// probing read 3.4 at 87.5%, in chains of dependent misses).
+/// with more free slots (first on a tie), and only when both are full does
+/// it go on along the buckets after first(h), each of which counts it as
+/// passing. A lookup reads second(h) and first(h) (both prefetched
+/// together), then the buckets after first(h) while the one before counts
+/// passing entries. Two choices keep the buckets' fill even: up to the 90%
+/// load at which the table grows, a lookup reads about two buckets (one home
+/// bucket with linear probing read 3.4 at 87.5%, in chains of dependent
+/// misses).
 class LeafTable {
  public:
   static constexpr unsigned kSlots = 12;
