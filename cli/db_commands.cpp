@@ -51,11 +51,8 @@ void refuse_unsafe_init(const std::string& dir, bool force) {
   std::vector<std::string> others;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    std::uint64_t id;
     if (name == db::kLockName) continue;
-    if (!db::parse_wal_name(name, id) && !db::parse_data_name(name) && !db::parse_index_name(name, id) &&
-        name != db::kMetaTmpName)
-      others.push_back(name);
+    if (!db::is_database_file_name(name)) others.push_back(name);
   }
   if (ec) throw Error(Errc::io_error, "init: cannot list " + display_name(dir) + ": " + ec.message());
   if (!others.empty() && !force)

@@ -159,13 +159,6 @@ void DbEngine::recover(const Meta& meta) {
   stored_index_ = leaf_index_.policy == LeafPolicy::none ? std::nullopt : db::stored_index(meta);
   std::shared_ptr<rotortree::detail::LeafTable> stored = policy == LeafPolicy::none ? nullptr : load_stored_index(meta, options);
   link_.build(keepalive(), meta.size, params_.node_hash, policy, options, stored, stored ? stored_index_->valid : 0);
-  if (!config_.read_only) {  // index files meta does not name: a checkpoint that crashed before its meta
-    const std::optional<StoredIndexRecord> named = db::stored_index(meta);
-    for (const std::string& name : env_->list(dir_)) {
-      std::uint64_t id;
-      if (parse_index_name(name, id) && !(named && named->file_id == id)) env_->remove(path(name));
-    }
-  }
   checkpoint_seq_ = meta.last_seq;
   checkpoint_size_ = meta.size;
   checkpoint_unix_ms_ = meta.unix_ms;
@@ -186,9 +179,9 @@ void DbEngine::recover(const Meta& meta) {
 void DbEngine::create() {
   std::vector<std::string> found;
   for (const std::string& name : env_->list(dir_)) {
+    if (!is_database_file_name(name)) continue;
     std::uint64_t id;
     const bool wal = parse_wal_name(name, id);
-    if (!wal && !parse_data_name(name) && !parse_index_name(name, id) && name != kMetaTmpName) continue;
     if (!(wal && id == 1 && log_holds_no_leaves(path(name))) && !(name == kMetaTmpName && meta_tmp_is_new(path(name))))
       found.push_back(name);
   }
@@ -243,11 +236,19 @@ bool DbEngine::meta_tmp_is_new(const std::string& file) {
   }
 }
 
-/// The log files from `meta`'s first one on, in order, read whole.
+/// The log files from `meta`'s first one on, in order, read whole. A writer
+/// also removes what a checkpoint made redundant or left behind when it
+/// crashed before its meta: earlier logs, meta.tmp, index files meta does
+/// not name.
 std::vector<DbEngine::LogFile> DbEngine::read_logs(const Meta& meta) {
+  const std::optional<StoredIndexRecord> named_index = db::stored_index(meta);
   std::vector<std::uint64_t> ids;
   for (const std::string& name : env_->list(dir_)) {
     std::uint64_t id;
+    if (parse_index_name(name, id)) {
+      if (!config_.read_only && !(named_index && named_index->file_id == id)) env_->remove(path(name));
+      continue;
+    }
     if (!parse_wal_name(name, id)) continue;
     if (id < meta.wal_id) {
       if (!config_.read_only) env_->remove(path(name));  // checkpointed already

@@ -51,11 +51,8 @@ std::optional<Meta> read_meta(Env& env, const std::string& dir) {
 Error missing_database(Env& env, const std::string& dir, const std::string& advice) {
   std::vector<std::string> found;
   if (env.exists(dir)) {
-    for (const std::string& name : env.list(dir)) {
-      std::uint64_t id;
-      if (parse_wal_name(name, id) || parse_data_name(name) || parse_index_name(name, id) || name == kMetaTmpName)
-        found.push_back(name);
-    }
+    for (const std::string& name : env.list(dir))
+      if (is_database_file_name(name)) found.push_back(name);
   }
   if (found.empty())
     return Error(Errc::not_found, "no rotortree database in " + dir + " (no " + join(dir, kMetaName) + ")" + advice);

@@ -321,6 +321,10 @@ bool parse_index_name(const std::string& name, std::uint64_t& id) {
   return parse_numbered_name(name, "leaf-index-", ".idx", id);
 }
 bool parse_data_name(const std::string& name) { return name.compare(0, 6, "data-L") == 0; }
+bool is_database_file_name(const std::string& name) {
+  std::uint64_t id;
+  return parse_wal_name(name, id) || parse_data_name(name) || parse_index_name(name, id) || name == kMetaTmpName;
+}
 bool is_headerless_data_name(const std::string& name) {
   return parse_data_name(name) && name.size() > 4 && name.compare(name.size() - 4, 4, ".bin") == 0;
 }
@@ -328,35 +332,68 @@ bool is_headerless_data_name(const std::string& name) {
 namespace {
 constexpr char kDataMagic[9] = "RTREEDAT";
 constexpr std::uint32_t kDataVersion = 1;
+constexpr char kIndexMagic[9] = "RTREEIDX";
+constexpr std::uint32_t kIndexVersion = 1;
+
+/// What data files and leaf index files share: a 4096-byte header holding
+/// magic (0), version (8), parameters (12), database identity (24) and role
+/// (40), its CRC32C in the last 4 bytes.
+struct FileKind {
+  const char* magic;
+  std::uint32_t version;
+  std::uint8_t role;
+  const char* noun;  // in errors: "data file", "leaf index file"
+};
+constexpr FileKind kDataFile{kDataMagic, kDataVersion, kRoleData, "data file"};
+constexpr FileKind kIndexFile{kIndexMagic, kIndexVersion, kRoleLeafIndex, "leaf index file"};
+static_assert(kDataHeaderBytes == kIndexHeaderBytes);
+constexpr std::size_t kHeaderBytes = kDataHeaderBytes;
+
+std::vector<std::uint8_t> encode_file_header(const FileKind& kind, const TreeParams& params, const DbId& db_id) {
+  std::vector<std::uint8_t> out(kHeaderBytes, 0);
+  std::memcpy(out.data(), kind.magic, 8);
+  put32(out.data() + 8, kind.version);
+  put_params(out.data() + 12, params);
+  std::memcpy(out.data() + 24, db_id.data(), 16);
+  out[40] = kind.role;
+  return out;
+}
+void seal_file_header(std::vector<std::uint8_t>& out) {
+  put32(out.data() + kHeaderBytes - 4, crc32c(out.data(), kHeaderBytes - 4));
+}
+
+/// Checks size, magic, checksum, version and role; returns the parameters
+/// (without checking them) and puts the identity in `db_id`.
+TreeParams decode_file_header(const FileKind& kind, std::span<const std::uint8_t> bytes, const std::string& file,
+                              DbId& db_id) {
+  const std::string noun = kind.noun;
+  if (bytes.size() < kHeaderBytes) corrupt(file, bytes.size(), noun + " shorter than its header");
+  const std::uint8_t* h = bytes.data();
+  if (std::memcmp(h, kind.magic, 8) != 0) corrupt(file, 0, "not a rotortree " + noun + " (bad magic)");
+  if (crc32c(h, kHeaderBytes - 4) != get32(h + kHeaderBytes - 4))
+    corrupt(file, kHeaderBytes - 4, noun + " header checksum mismatch");
+  if (get32(h + 8) != kind.version) corrupt(file, 8, "unsupported " + noun + " version " + std::to_string(get32(h + 8)));
+  if (h[40] != kind.role) corrupt(file, 40, "not a " + noun + " (role " + std::to_string(h[40]) + ")");
+  std::memcpy(db_id.data(), h + 24, 16);
+  return get_params(h + 12, file, 12);
+}
 }  // namespace
 
 std::vector<std::uint8_t> encode_data_header(const DataHeader& header) {
-  std::vector<std::uint8_t> out(kDataHeaderBytes, 0);
-  std::memcpy(out.data(), kDataMagic, 8);
-  put32(out.data() + 8, kDataVersion);
-  put_params(out.data() + 12, header.params);
-  std::memcpy(out.data() + 24, header.db_id.data(), 16);
-  out[40] = kRoleData;
+  std::vector<std::uint8_t> out = encode_file_header(kDataFile, header.params, header.db_id);
   put32(out.data() + 44, header.level);
   put64(out.data() + 48, header.shard);
-  put32(out.data() + kDataHeaderBytes - 4, crc32c(out.data(), kDataHeaderBytes - 4));
+  seal_file_header(out);
   return out;
 }
 
 void check_data_header(std::span<const std::uint8_t> bytes, const std::string& file, const DataHeader& expected) {
-  if (bytes.size() < kDataHeaderBytes) corrupt(file, bytes.size(), "data file shorter than its header");
-  const std::uint8_t* h = bytes.data();
-  if (std::memcmp(h, kDataMagic, 8) != 0) corrupt(file, 0, "not a rotortree data file (bad magic)");
-  if (crc32c(h, kDataHeaderBytes - 4) != get32(h + kDataHeaderBytes - 4))
-    corrupt(file, kDataHeaderBytes - 4, "data file header checksum mismatch");
-  if (get32(h + 8) != kDataVersion) corrupt(file, 8, "unsupported data file version " + std::to_string(get32(h + 8)));
-  if (h[40] != kRoleData) corrupt(file, 40, "not a data file (role " + std::to_string(h[40]) + ")");
-  check_params(get_params(h + 12, file, 12), expected.params, file);
   DbId id;
-  std::memcpy(id.data(), h + 24, 16);
+  check_params(decode_file_header(kDataFile, bytes, file, id), expected.params, file);
   if (id != expected.db_id)
     corrupt(file, 24, "the data file belongs to another database (identity " + to_hex(id) + ", this database's is " +
                           to_hex(expected.db_id) + ")");
+  const std::uint8_t* h = bytes.data();
   const std::uint32_t level = get32(h + 44);
   const std::uint64_t shard = get64(h + 48);
   if (level != expected.level || shard != expected.shard)
@@ -364,19 +401,9 @@ void check_data_header(std::span<const std::uint8_t> bytes, const std::string& f
                           ", not shard " + std::to_string(expected.shard) + " of level " + std::to_string(expected.level));
 }
 
-namespace {
-constexpr char kIndexMagic[9] = "RTREEIDX";
-constexpr std::uint32_t kIndexVersion = 1;
-}  // namespace
-
 std::vector<std::uint8_t> encode_index_header(const IndexHeader& header) {
-  std::vector<std::uint8_t> out(kIndexHeaderBytes, 0);
+  std::vector<std::uint8_t> out = encode_file_header(kIndexFile, header.params, header.db_id);
   std::uint8_t* h = out.data();
-  std::memcpy(h, kIndexMagic, 8);
-  put32(h + 8, kIndexVersion);
-  put_params(h + 12, header.params);
-  std::memcpy(h + 24, header.db_id.data(), 16);
-  h[40] = kRoleLeafIndex;
   h[41] = static_cast<std::uint8_t>(header.params.leaf_policy);
   put32(h + 44, 64);
   put64(h + 48, header.buckets);
@@ -385,21 +412,14 @@ std::vector<std::uint8_t> encode_index_header(const IndexHeader& header) {
   put64(h + 72, header.key_check);
   put32(h + 80, static_cast<std::uint32_t>(kIndexBlockBytes));
   put32(h + 84, header.blocks_crc);
-  put32(h + kIndexHeaderBytes - 4, crc32c(h, kIndexHeaderBytes - 4));
+  seal_file_header(out);
   return out;
 }
 
 IndexHeader decode_index_header(std::span<const std::uint8_t> bytes, const std::string& file) {
-  if (bytes.size() < kIndexHeaderBytes) corrupt(file, bytes.size(), "leaf index file shorter than its header");
-  const std::uint8_t* h = bytes.data();
-  if (std::memcmp(h, kIndexMagic, 8) != 0) corrupt(file, 0, "not a rotortree leaf index file (bad magic)");
-  if (crc32c(h, kIndexHeaderBytes - 4) != get32(h + kIndexHeaderBytes - 4))
-    corrupt(file, kIndexHeaderBytes - 4, "leaf index header checksum mismatch");
-  if (get32(h + 8) != kIndexVersion) corrupt(file, 8, "unsupported leaf index version " + std::to_string(get32(h + 8)));
   IndexHeader header;
-  header.params = get_params(h + 12, file, 12);
-  std::memcpy(header.db_id.data(), h + 24, 16);
-  if (h[40] != kRoleLeafIndex) corrupt(file, 40, "not a leaf index file (role " + std::to_string(h[40]) + ")");
+  header.params = decode_file_header(kIndexFile, bytes, file, header.db_id);
+  const std::uint8_t* h = bytes.data();
   if (h[41] != static_cast<std::uint8_t>(LeafPolicy::index) && h[41] != static_cast<std::uint8_t>(LeafPolicy::unique))
     corrupt(file, 41, "unknown leaf policy " + std::to_string(h[41]));
   header.params.leaf_policy = static_cast<LeafPolicy>(h[41]);

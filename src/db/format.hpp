@@ -160,5 +160,8 @@ bool is_headerless_data_name(const std::string& name);
 inline constexpr const char* kMetaName = "meta";
 inline constexpr const char* kMetaTmpName = "meta.tmp";
 inline constexpr const char* kLockName = "LOCK";
+/// A log, data file, leaf index file or meta.tmp: what a database (or an
+/// interrupted creation or checkpoint) holds besides meta and LOCK.
+bool is_database_file_name(const std::string& name);
 
 }  // namespace rotortree::db
