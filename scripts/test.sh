@@ -8,7 +8,7 @@
 #                           suite minus what does not test this build's code (node cross-
 #                           check, packaging, docs) and fewer RapidCheck cases.
 #  3. tsan     build-tsan/  ThreadSanitizer (clang when available), tests only; labels
-#                           `concurrent` and `db`. oneTBB is not built with TSan: see
+#                           `concurrent`, `db` and `server`. oneTBB is not built with TSan: see
 #                           tests/tsan.supp and tests/tsan-ignorelist.txt.
 #  4. fuzz     build-fuzz/  clang + libFuzzer: a short run of the log and checkpoint
 #                           parser fuzzer (label `fuzz`); skipped without clang.
@@ -148,7 +148,7 @@ for stage in $stages; do
       fi
       targets=(rotortree_concurrent_tests rotortree_leaf_index_concurrent_tests rotortree_tsan_canary)
       [[ -f tests/db/CMakeLists.txt ]] && targets+=(rotortree_db_tests rotortree_db_leaf_index_tests rotortree_wal_tests rotortree_cli)
-      ctest_args=(-L "concurrent|db" -LE "fuzz|external")
+      ctest_args=(-L "concurrent|db|server" -LE "fuzz|external")
       stage_env+=(RC_PARAMS="$rc_sanitize"
                   TSAN_OPTIONS="suppressions=$root/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1")
       run_stage tsan build-tsan

@@ -225,7 +225,7 @@ void Service::close() {
 }
 
 void Service::publish() {
-  view_.store(std::shared_ptr<const AnySnapshot>(db_->snapshot()), std::memory_order_release);
+  view_.store(std::shared_ptr<const AnySnapshot>(db_->snapshot()));
 }
 
 std::uint64_t Service::served_size() const { return view()->size(); }
@@ -452,7 +452,7 @@ Reply Service::post_leaves(const Request& request) {
     // going back behind a batch published by a writer that finished first.
     std::lock_guard lock(write_mutex_);
     if (view()->size() < size && db_->size() >= size)
-      view_.store(std::shared_ptr<const AnySnapshot>(db_->snapshot()->prefix(size)), std::memory_order_release);
+      view_.store(std::shared_ptr<const AnySnapshot>(db_->snapshot()->prefix(size)));
   }
   return Reply{200, "application/json",
                "{\"size\":" + std::to_string(size) + ",\"root\":\"" + to_hex(result.root) +

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "rotortree/any_db.hpp"
+#include "rotortree/detail/published.hpp"
 
 namespace rotortree::serve {
 
@@ -107,7 +108,7 @@ class Service {
   std::uint64_t served_size() const;
 
   /// The state readers see: only durable (primary) or verified (replica) leaves.
-  std::shared_ptr<const AnySnapshot> view() const { return view_.load(std::memory_order_acquire); }
+  std::shared_ptr<const AnySnapshot> view() const { return view_.load(); }
   /// Publish the database's current state to readers (after it is durable/verified).
   void publish();
 
@@ -135,7 +136,7 @@ class Service {
   Limits limits_;
   bool replica_mode_;
   std::mutex write_mutex_;
-  std::atomic<std::shared_ptr<const AnySnapshot>> view_;
+  rotortree::detail::Published<AnySnapshot> view_;
   Metrics metrics_;
   ReplicaStatus replica_;
   std::once_flag closed_;

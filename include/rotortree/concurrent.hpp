@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 
+#include "rotortree/detail/published.hpp"
 #include "rotortree/tree.hpp"
 
 namespace rotortree {
@@ -90,22 +91,12 @@ class ConcurrentLeanIMT {
   }
 
  private:
-  std::shared_ptr<const snapshot_type> latest() const {
-    std::lock_guard lock(published_mutex_);
-    return published_;
-  }
-  void publish() {
-    auto next = std::make_shared<const snapshot_type>(tree_.snapshot());
-    std::lock_guard lock(published_mutex_);
-    published_.swap(next);  // the old state is released after the lock, in `next`
-  }
+  std::shared_ptr<const snapshot_type> latest() const { return published_.load(); }
+  void publish() { published_.store(std::make_shared<const snapshot_type>(tree_.snapshot())); }
 
   std::mutex writer_;
   tree_type tree_;
-  // Guarded by a lock held only to copy or swap the pointer (libstdc++ 12's
-  // atomic<shared_ptr> hides its lock from ThreadSanitizer).
-  mutable std::mutex published_mutex_;
-  std::shared_ptr<const snapshot_type> published_;
+  detail::Published<snapshot_type> published_;
 };
 
 }  // namespace rotortree

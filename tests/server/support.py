@@ -6,18 +6,40 @@ import os
 import select
 import signal
 import subprocess
+import sys
+import tempfile
 import time
+
+# Every server's standard error goes to a file (a pipe nobody reads would
+# stop a server that writes much, e.g. a sanitizer's report); a test that
+# fails prints the end of each.
+_servers = []
+
+
+def _print_server_logs(kind, value, traceback):
+    for server in _servers:
+        server.log.seek(0)
+        text = server.log.read().decode(errors="replace")
+        if text:
+            sys.stderr.write("--- stderr of server %s (last 20000 bytes):\n%s\n" % (server.args, text[-20000:]))
+    sys.__excepthook__(kind, value, traceback)
+
+
+sys.excepthook = _print_server_logs
 
 
 class Server:
     def __init__(self, binary, directory, *args, env=None, listen="127.0.0.1:0"):
+        self.args = " ".join([directory, *args])
+        self.log = tempfile.TemporaryFile()
+        _servers.append(self)
         self.proc = subprocess.Popen([binary, "serve", directory, "--listen", listen, *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                                     stdout=subprocess.PIPE, stderr=self.log, env=env)
         ready, _, _ = select.select([self.proc.stdout], [], [], 30)
         line = self.proc.stdout.readline().decode() if ready else ""
         if not line.startswith("listening on "):
             self.proc.kill()
-            raise RuntimeError("server did not start: " + line + self.proc.stderr.read().decode())
+            raise RuntimeError("server did not start: " + line)
         self.port = int(line.rsplit(":", 1)[1])
         self.url = "http://127.0.0.1:%d" % self.port
 
@@ -51,13 +73,11 @@ class Server:
             return self.proc.wait(timeout)
         finally:
             self.proc.stdout.close()
-            self.proc.stderr.close()
 
     def kill9(self):
         self.proc.kill()
         self.proc.wait()
         self.proc.stdout.close()
-        self.proc.stderr.close()
 
 
 def check(condition, what):
