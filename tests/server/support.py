@@ -18,8 +18,7 @@ _servers = []
 
 def _print_server_logs(kind, value, traceback):
     for server in _servers:
-        server.log.seek(0)
-        text = server.log.read().decode(errors="replace")
+        text = server.stderr_text()
         if text:
             sys.stderr.write("--- stderr of server %s (last 20000 bytes):\n%s\n" % (server.args, text[-20000:]))
     sys.__excepthook__(kind, value, traceback)
@@ -39,7 +38,8 @@ class Server:
         line = self.proc.stdout.readline().decode() if ready else ""
         if not line.startswith("listening on "):
             self.proc.kill()
-            raise RuntimeError("server did not start: " + line)
+            self.proc.wait()
+            raise RuntimeError("server did not start: " + line + self.stderr_text())
         self.port = int(line.rsplit(":", 1)[1])
         self.url = "http://127.0.0.1:%d" % self.port
 
@@ -57,6 +57,10 @@ class Server:
         if status != expect:
             raise AssertionError("%s %s: %d %s (expected %d)" % (method, path, status, data[:300], expect))
         return json.loads(data)
+
+    def stderr_text(self):
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def port_and_stop(self):
         port = self.port
