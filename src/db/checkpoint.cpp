@@ -278,16 +278,19 @@ void DbEngine::write_checkpoint(const AnySnapshot& snap, std::uint64_t seq, std:
   detail::write_atomically(*env_, dir_, kMetaName, encode_meta(meta));
   stored_index_ = stored;
   data_version_ = kMetaVersion;
-  // The log before wal_id is now redundant, and so are data files without
-  // a header (an upgrade's leftovers); what a failure here leaves is
-  // removed by the next checkpoint.
+  // The log before wal_id is now redundant (the newest becomes the spare),
+  // and so are data files without a header (an upgrade's leftovers); what
+  // a failure here leaves is removed by the next checkpoint.
   try {
+    std::vector<std::uint64_t> logs;
     for (const std::string& name : env_->list(dir_)) {
       std::uint64_t id;
-      if ((parse_wal_name(name, id) && id < wal_id) || is_headerless_data_name(name) ||
-          (parse_index_name(name, id) && !(stored && stored->file_id == id)))
+      if (parse_wal_name(name, id) && id < wal_id)
+        logs.push_back(id);
+      else if (is_headerless_data_name(name) || (parse_index_name(name, id) && !(stored && stored->file_id == id)))
         env_->remove(path(name));
     }
+    detail::retire_logs(*env_, dir_, logs, config_.recycle_log);
   } catch (const Error& e) {
     warn(Error(e.code(), std::string("a checkpoint could not remove a file it made redundant (the next one retries): ") +
                              e.what()));

@@ -2,8 +2,10 @@
 #include "db/engine.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 #include <variant>
 
 #include "db/files.hpp"
@@ -143,7 +145,7 @@ void DbEngine::recover(const Meta& meta) {
   db_id_ = meta.db_id;
   if (db_id_ == DbId{}) {
     for (const LogFile& log : logs)
-      if (log.bytes.size() >= kWalHeaderBytes && log.bytes[8] == 2 && log.bytes[56] == kRoleLog) {
+      if (log.bytes.size() >= kWalHeaderBytesV2 && (log.bytes[8] == 2 || log.bytes[8] == 3) && log.bytes[56] == kRoleLog) {
         std::memcpy(db_id_.data(), log.bytes.data() + 40, db_id_.size());
         break;
       }
@@ -242,7 +244,7 @@ bool DbEngine::meta_tmp_is_new(const std::string& file) {
 /// not name.
 std::vector<DbEngine::LogFile> DbEngine::read_logs(const Meta& meta) {
   const std::optional<StoredIndexRecord> named_index = db::stored_index(meta);
-  std::vector<std::uint64_t> ids;
+  std::vector<std::uint64_t> ids, checkpointed;
   for (const std::string& name : env_->list(dir_)) {
     std::uint64_t id;
     if (parse_index_name(name, id)) {
@@ -250,13 +252,13 @@ std::vector<DbEngine::LogFile> DbEngine::read_logs(const Meta& meta) {
       continue;
     }
     if (!parse_wal_name(name, id)) continue;
-    if (id < meta.wal_id) {
-      if (!config_.read_only) env_->remove(path(name));  // checkpointed already
-      continue;
-    }
-    ids.push_back(id);
+    (id < meta.wal_id ? checkpointed : ids).push_back(id);
   }
-  if (!config_.read_only && env_->exists(path(kMetaTmpName))) env_->remove(path(kMetaTmpName));
+  if (!config_.read_only) {
+    detail::retire_logs(*env_, dir_, checkpointed, config_.recycle_log);
+    if (!config_.recycle_log && env_->exists(path(kSpareLogName))) env_->remove(path(kSpareLogName));
+    if (env_->exists(path(kMetaTmpName))) env_->remove(path(kMetaTmpName));
+  }
   std::sort(ids.begin(), ids.end());
   std::vector<LogFile> logs;
   for (std::uint64_t id : ids) logs.push_back({id, read_whole_file(*env_, path(wal_name(id)))});
@@ -283,8 +285,23 @@ void DbEngine::replay(const Meta& meta, const std::vector<LogFile>& logs) {
     const bool last = k + 1 == logs.size();
     if (id != meta.wal_id + k)
       throw Error(Errc::corruption, "log file " + path(wal_name(meta.wal_id + k)) + " is missing (found " + file + ")");
-    const auto& bytes = logs[k].bytes;
-    const WalScan scan = scan_wal(bytes, file, params_, expected);
+    // A reader beside a writer: one direct write in flight to a recycled
+    // log may show a later block before an earlier one (the file's size
+    // does not hide it), read as damage. Read it twice more before believing it.
+    std::vector<std::uint8_t> reread;
+    std::span<const std::uint8_t> bytes = logs[k].bytes;
+    const WalScan scan = [&] {
+      for (int attempt = 1;; ++attempt) {
+        try {
+          return scan_wal(bytes, file, params_, expected);
+        } catch (const Error& e) {
+          if (!config_.read_only || !last || attempt == 3 || e.code() != Errc::corruption || !is_recycled_log(bytes)) throw;
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          reread = read_whole_file(*env_, file);
+          bytes = reread;
+        }
+      }
+    }();
     if (!scan.header_torn) {
       // Tied to this database: a log of another one (or one without an
       // identity beside a meta that has one) is refused by name.
@@ -336,7 +353,9 @@ void DbEngine::replay(const Meta& meta, const std::vector<LogFile>& logs) {
       append_id = id;
       append_bytes = scan.valid_bytes;
       append_version = scan.header.version;
-      if (scan.torn && !config_.read_only) {  // an unacknowledged partial write: drop it
+      // An unacknowledged partial write: drop it (in a recycled log, so the
+      // whole frames of a batch cut short are not taken for this log's later).
+      if (scan.torn && !config_.read_only) {
         auto handle = env_->open(file, OpenMode::read_write);
         handle->truncate(scan.valid_bytes);
         handle->sync();
@@ -348,9 +367,10 @@ void DbEngine::replay(const Meta& meta, const std::vector<LogFile>& logs) {
   pending_rewind_checkpoint_ = rewound_below_checkpoint;
   if (append_id != 0)
     wal_ = std::make_shared<WalWriter>(env_, dir_, params_, db_id_, append_id, expected, append_bytes, false,
-                                       config_.direct_log, append_version);
+                                       config_.direct_log, append_version, config_.recycle_log);
   else  // the last log was torn while being created (and removed)
-    wal_ = std::make_shared<WalWriter>(env_, dir_, params_, db_id_, logs.back().id, expected, 0, true, config_.direct_log);
+    wal_ = std::make_shared<WalWriter>(env_, dir_, params_, db_id_, logs.back().id, expected, 0, true, config_.direct_log,
+                                       kFormatVersion, config_.recycle_log);
 }
 
 DbInsertResult DbEngine::insert(std::span<const Node> leaves, bool single) {

@@ -26,12 +26,22 @@ void write_atomically(Env& env, const std::string& dir, const std::string& name,
   env.sync_dir(dir);
 }
 
+void retire_logs(Env& env, const std::string& dir, std::vector<std::uint64_t> ids, bool keep_spare) {
+  if (ids.empty()) return;
+  std::sort(ids.begin(), ids.end());
+  if (keep_spare) {
+    env.rename(join(dir, wal_name(ids.back())), join(dir, kSpareLogName));
+    ids.pop_back();
+  }
+  for (std::uint64_t id : ids) env.remove(join(dir, wal_name(id)));
+}
+
 void disk_usage(Env& env, const std::string& dir, std::uint64_t& log_bytes, std::uint64_t& data_bytes) {
   log_bytes = data_bytes = 0;
   for (const std::string& name : env.list(dir)) {
     std::uint64_t id;
     try {
-      if (parse_wal_name(name, id))
+      if (parse_wal_name(name, id) || name == kSpareLogName)
         log_bytes += env.file_size(join(dir, name));
       else if (parse_data_name(name) || parse_index_name(name, id) || name == kMetaName)
         data_bytes += env.file_size(join(dir, name));

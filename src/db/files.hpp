@@ -5,6 +5,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "db/format.hpp"
 #include "rotortree/db/env.hpp"
@@ -14,6 +15,10 @@ std::string join(const std::string& dir, const std::string& name);
 std::uint64_t now_unix_ms();
 /// Write `bytes` to dir/name atomically: temp file, fsync, rename, fsync dir.
 void write_atomically(Env& env, const std::string& dir, const std::string& name, std::span<const std::uint8_t> bytes);
+/// Logs a checkpoint made redundant (`ids`, any order): the newest becomes
+/// the spare log (replacing an earlier spare) when `keep_spare`, the others
+/// are removed.
+void retire_logs(Env& env, const std::string& dir, std::vector<std::uint64_t> ids, bool keep_spare);
 /// Totals of the log and data files of a directory.
 void disk_usage(Env& env, const std::string& dir, std::uint64_t& log_bytes, std::uint64_t& data_bytes);
 /// Read the metadata record; nullopt if the database does not exist.

@@ -323,7 +323,8 @@ bool parse_index_name(const std::string& name, std::uint64_t& id) {
 bool parse_data_name(const std::string& name) { return name.compare(0, 6, "data-L") == 0; }
 bool is_database_file_name(const std::string& name) {
   std::uint64_t id;
-  return parse_wal_name(name, id) || parse_data_name(name) || parse_index_name(name, id) || name == kMetaTmpName;
+  return parse_wal_name(name, id) || name == kSpareLogName || parse_data_name(name) || parse_index_name(name, id) ||
+         name == kMetaTmpName;
 }
 bool is_headerless_data_name(const std::string& name) {
   return parse_data_name(name) && name.size() > 4 && name.compare(name.size() - 4, 4, ".bin") == 0;

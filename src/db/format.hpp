@@ -160,7 +160,10 @@ bool is_headerless_data_name(const std::string& name);
 inline constexpr const char* kMetaName = "meta";
 inline constexpr const char* kMetaTmpName = "meta.tmp";
 inline constexpr const char* kLockName = "LOCK";
-/// A log, data file, leaf index file or meta.tmp: what a database (or an
+/// A log file a checkpoint made redundant, kept to be recycled as the next
+/// log: rewriting blocks a file holds is faster than writing new ones.
+inline constexpr const char* kSpareLogName = "wal-spare.log";
+/// A log (or the spare), data file, leaf index file or meta.tmp: what a database (or an
 /// interrupted creation or checkpoint) holds besides meta and LOCK.
 bool is_database_file_name(const std::string& name);
 

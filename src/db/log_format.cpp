@@ -10,7 +10,7 @@ std::vector<std::uint8_t> encode_wal_header(const WalHeader& header) {
   const std::size_t size = header.bytes();
   std::vector<std::uint8_t> out(size, 0);
   std::memcpy(out.data(), kWalMagic, 8);
-  put32(out.data() + 8, header.version == 1 ? 1 : kFormatVersion);
+  put32(out.data() + 8, header.version);
   put_params(out.data() + 12, header.params);
   put64(out.data() + 24, header.file_id);
   put64(out.data() + 32, header.first_seq);
@@ -18,6 +18,7 @@ std::vector<std::uint8_t> encode_wal_header(const WalHeader& header) {
     std::memcpy(out.data() + 40, header.db_id.data(), 16);
     out[56] = kRoleLog;
   }
+  if (header.version >= 3) put64(out.data() + 60, header.recycled_bytes);
   put32(out.data() + size - 4, crc32c(out.data(), size - 4));
   return out;
 }

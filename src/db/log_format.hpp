@@ -11,11 +11,15 @@
 namespace rotortree::db {
 
 /// Of the log: 2 adds the database identity and the file's role to the
-/// header and a record type to every frame. Version-1 logs are still read
-/// (and appended to in version 1 until the next checkpoint rotates the log).
-inline constexpr std::uint32_t kFormatVersion = 2;
-inline constexpr std::size_t kWalHeaderBytes = 64;       ///< version 2
+/// header and a record type to every frame; 3 lets a file be recycled: its
+/// header says how many bytes of an earlier use it may still hold
+/// (`recycled_bytes`). Version-1 and -2 logs are still read (and appended
+/// to in their version until the next checkpoint rotates the log).
+inline constexpr std::uint32_t kFormatVersion = 3;
+inline constexpr std::size_t kWalHeaderBytes = 72;       ///< version 3
+inline constexpr std::size_t kWalHeaderBytesV2 = 64;     ///< version 2
 inline constexpr std::size_t kWalHeaderBytesV1 = 48;     ///< version 1
+
 /// Record types, bits 8..15 of a frame's flags. 1: leaves appended (the
 /// payload is the leaves); version-1 logs have 0 there, read as leaves. A
 /// reader refuses a type it does not know (corruption naming file and offset);
@@ -38,8 +42,14 @@ struct WalHeader {
   std::uint64_t file_id = 0;
   std::uint64_t first_seq = 1;
   DbId db_id{};
-  std::uint32_t version = kFormatVersion;  ///< encode writes 2 (or 1, for tests of old logs)
-  std::size_t bytes() const noexcept { return version == 1 ? kWalHeaderBytesV1 : kWalHeaderBytes; }
+  /// Version 3: the file's size when it was recycled (0: a new file).
+  /// Frames before this offset may be followed by bytes of its earlier use.
+  std::uint64_t recycled_bytes = 0;
+  std::uint32_t version = kFormatVersion;  ///< encode writes 3 (or 1 or 2, for tests of old logs)
+  std::size_t bytes() const noexcept { return header_bytes(version); }
+  static constexpr std::size_t header_bytes(std::uint32_t version) noexcept {
+    return version == 1 ? kWalHeaderBytesV1 : version == 2 ? kWalHeaderBytesV2 : kWalHeaderBytes;
+  }
 };
 std::vector<std::uint8_t> encode_wal_header(const WalHeader& header);
 /// Frame layout: payload length u32, flags u32, sequence u64, CRC32C of those

@@ -35,6 +35,9 @@ struct WalScan {
 /// entry). Throws Error(corruption) for a bad header, a CRC or sequence
 /// error before the end, and Error(parameter_mismatch) for a header with
 /// other parameters.
+/// Whether `bytes` start with the header of a recycled log (version 3,
+/// recycled_bytes > 0); the header is not checked.
+bool is_recycled_log(std::span<const std::uint8_t> bytes) noexcept;
 WalScan scan_wal(std::span<const std::uint8_t> bytes, const std::string& file,
                  const TreeParams& params, std::uint64_t expected_first_seq);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "rotortree/db/config.hpp"
@@ -18,9 +19,9 @@ std::uint8_t* new_slab() { return static_cast<std::uint8_t*>(detail::allocate_sl
 
 WalWriter::WalWriter(Env* env, std::string dir, TreeParams params, DbId db_id, std::uint64_t file_id,
                      std::uint64_t next_seq, std::uint64_t valid_bytes, bool create, bool direct,
-                     std::uint32_t file_version)
+                     std::uint32_t file_version, bool recycle)
     : env_(env), dir_(std::move(dir)), params_(params), db_id_(db_id), file_version_(create ? kFormatVersion : file_version),
-      want_direct_(direct), file_id_(file_id) {
+      want_direct_(direct), recycle_(recycle), file_id_(file_id) {
   last_seq_ = next_seq - 1;
   buffered_last_seq_ = next_seq - 1;
   durable_seq_ = next_seq - 1;
@@ -55,18 +56,29 @@ void WalWriter::buffer_append_locked(const std::uint8_t* data, std::size_t size)
 
 void WalWriter::open_file(bool create, std::uint64_t valid_bytes) {
   const std::string path = dir_ + "/" + wal_name(file_id_);
-  // The start of the partial last block, which the next direct write rewrites.
-  std::vector<std::uint8_t> head;
+  const std::string spare = dir_ + "/" + kSpareLogName;
+  auto open = [&](const std::string& name, OpenMode mode) {
+    return want_direct_ ? env_->open_direct(name, mode) : env_->open(name, mode);
+  };
+  // A new log reuses the spare: its header names the bytes the file held
+  // before (the earlier use's frames read as the end of this log), and
+  // the file gets the log's name only once that header is synced.
+  std::optional<std::uint64_t> recycled;
   if (create) {
-    file_ = want_direct_ ? env_->open_direct(path, OpenMode::create_truncate)
-                         : env_->open(path, OpenMode::create_truncate);
+    if (recycle_ && env_->exists(spare)) {
+      file_ = open(spare, OpenMode::read_write);
+      recycled = file_->size();
+    } else {
+      file_ = open(path, OpenMode::create_truncate);
+    }
     valid_bytes = 0;
   } else {
-    file_ = want_direct_ ? env_->open_direct(path, OpenMode::read_write) : env_->open(path, OpenMode::read_write);
+    file_ = open(path, OpenMode::read_write);
   }
   alignment_ = file_->write_alignment();
+  // The start of the partial last block, which the next direct write rewrites.
   const std::uint64_t base = valid_bytes / alignment_ * alignment_;
-  head.resize(static_cast<std::size_t>(valid_bytes - base));
+  std::vector<std::uint8_t> head(static_cast<std::size_t>(valid_bytes - base));
   if (!head.empty()) {
     auto reader = env_->open(path, OpenMode::read);
     if (reader->read_at(base, head) != head.size())
@@ -87,17 +99,16 @@ void WalWriter::open_file(bool create, std::uint64_t valid_bytes) {
     fields.file_id = file_id_;
     fields.first_seq = last_seq_.load() + 1;
     fields.db_id = db_id_;
+    fields.recycled_bytes = recycled.value_or(0);
     const auto header = encode_wal_header(fields);
     {
       std::lock_guard lock(buffer_mutex_);
       file_version_ = kFormatVersion;
-    }
-    {
-      std::lock_guard lock(buffer_mutex_);
       buffer_append_locked(header.data(), header.size());
     }
     write_buffered();
     file_->sync();
+    if (recycled) env_->rename(spare, path);
     env_->sync_dir(dir_);
   }
 }

@@ -28,8 +28,11 @@ class WalWriter {
   /// `db_id` goes into the header of every log file it creates;
   /// `file_version` is the format of the file appended to (a version-1 log
   /// of an old database gets version-1 frames until the next rotation).
+  /// `recycle`: a log file it creates reuses the spare log (kSpareLogName)
+  /// when there is one, so its writes rewrite blocks the file holds.
   WalWriter(Env* env, std::string dir, TreeParams params, DbId db_id, std::uint64_t file_id, std::uint64_t next_seq,
-            std::uint64_t valid_bytes, bool create, bool direct = true, std::uint32_t file_version = kFormatVersion);
+            std::uint64_t valid_bytes, bool create, bool direct = true, std::uint32_t file_version = kFormatVersion,
+            bool recycle = true);
   ~WalWriter();
   WalWriter(const WalWriter&) = delete;
   WalWriter& operator=(const WalWriter&) = delete;
@@ -61,7 +64,8 @@ class WalWriter {
   void flush_to(std::uint64_t seq);
   void flush_all();
   /// Flush, then continue in a new log file (id + 1, synced, directory
-  /// synced). Returns the new file id. Call under the tree's writer lock.
+  /// synced; the spare log renamed when recycled). Returns the new file id.
+  /// Call under the tree's writer lock.
   std::uint64_t rotate();
 
   std::uint64_t last_seq() const noexcept { return last_seq_.load(std::memory_order_acquire); }
@@ -92,6 +96,7 @@ class WalWriter {
   DbId db_id_;
   std::uint32_t file_version_ = kFormatVersion;  // buffer_mutex_
   bool want_direct_;
+  bool recycle_;
   // Encoded bytes for file offset base_ onwards (buffer_mutex_): the first
   // head_ of them are already in the file (the start of the partial block a
   // direct write rewrites), pending_ follow.

@@ -1,6 +1,7 @@
 // Database tests: roundtrip, crash at every injection point, torn tails,
 // corruption at every byte, ENOSPC/EIO, the directory lock.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1230,6 +1231,52 @@ void expect_rewind_state(db::Env* env, const std::string& dir, const RewindWorkl
 // Rewinds below and above the last checkpoint, regrowth past the old size with
 // other leaves, checkpoints after them, reopen: the tree is the model's, and a
 // snapshot taken before a rewind keeps its tree (also over mapped levels).
+// A checkpoint keeps the log it made redundant as the spare, and the next
+// rotation writes over it (same inode on a real file system): the log after
+// it says so in its header, and reopening gives the model's tree. With
+// recycle_log off redundant logs are removed, a spare left before too.
+TEST(Db, CheckpointsRecycleTheLog) {
+  const auto dir = fs::temp_directory_path() / ("rotortree-recycle-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const auto leaves = make_leaves(30000, 3);
+  const std::string spare = (dir / db::kSpareLogName).string();
+  {
+    Db db(dir, test_config(nullptr));
+    db.insert_many_durable(std::span<const Node>(leaves).first(10000));
+    db.checkpoint();  // wal-2 new, wal-1 the spare
+    ASSERT_TRUE(fs::exists(spare));
+    EXPECT_FALSE(fs::exists(dir / db::wal_name(1)));
+    struct stat before{};
+    ASSERT_EQ(::stat(spare.c_str(), &before), 0);
+    db.insert_many_durable(std::span<const Node>(leaves).subspan(10000, 10000));
+    db.checkpoint();  // wal-3 is the old wal-1
+    struct stat after{};
+    ASSERT_EQ(::stat((dir / db::wal_name(3)).c_str(), &after), 0);
+    EXPECT_EQ(after.st_ino, before.st_ino);
+    ASSERT_TRUE(fs::exists(spare));  // the old wal-2
+    db.insert_many_durable(std::span<const Node>(leaves).subspan(20000));
+    db.checkpoint();  // wal-4 is the old wal-2
+  }
+  const auto log = db::read_whole_file(*db::Env::posix(), (dir / db::wal_name(4)).string());
+  EXPECT_TRUE(db::is_recycled_log(log));
+  {
+    Db db(dir, test_config(nullptr));
+    EXPECT_EQ(db.size(), leaves.size());
+    EXPECT_EQ(*db.root(), model_root(leaves, leaves.size()));
+  }
+  DbConfig off = test_config(nullptr);
+  off.recycle_log = false;
+  {
+    Db db(dir, off);
+    EXPECT_FALSE(fs::exists(spare));
+    db.insert(leaves[0]);
+    db.checkpoint();
+    EXPECT_FALSE(fs::exists(spare));
+    EXPECT_EQ(db.size(), leaves.size() + 1);
+  }
+  fs::remove_all(dir);
+}
+
 TEST(DbRewind, RecoversAfterRewindsCheckpointsAndRegrowth) {
   const auto dir = fs::temp_directory_path() / ("rotortree-rewind-" + std::to_string(::getpid()));
   for (unsigned pin : {0u, 2u}) {

@@ -46,6 +46,11 @@ struct DbConfig {
   /// large batches go to the disk at its bandwidth instead of through the
   /// page cache. Off: buffered writes (each flush still ends with fdatasync).
   bool direct_log = true;
+  /// Keep the log a checkpoint made redundant and reuse its blocks for the
+  /// log after the next checkpoint (rewriting blocks a file holds is faster
+  /// than allocating new ones). Off: redundant logs are removed. The spare
+  /// takes as much disk as the log it was.
+  bool recycle_log = true;
   bool create_if_missing = true;
   /// Recover without writing anything or taking the lock (a writer may be
   /// running); writes throw Errc::read_only.
