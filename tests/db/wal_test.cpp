@@ -251,16 +251,18 @@ TEST_P(WalRoundTrip, EmptyLog) {
 }
 
 // Crashes (FaultInjectionEnv::crash: unsynced bytes lost, or kept up to a
-// random sector boundary) leave a prefix of the records, holding at least
-// every one flushed; never corruption.
-TEST_P(WalRoundTrip, CrashesLeaveAPrefixOfTheRecords) {
+// random sector boundary) of the writer `make` creates, for 40 seeds: the
+// log at `log` (numbered from `first_seq`; 0: any) holds a prefix of the
+// records, at least every one flushed; never corruption.
+template <class MakeWriter>
+void expect_crashes_leave_a_prefix(MakeWriter make, const std::string& log, std::uint64_t first_seq) {
   for (std::uint64_t seed = 0; seed < 40; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     db::FaultInjectionEnv env;
     std::vector<Record> written;
     std::size_t flushed = 0;
     {
-      auto wal = create_writer(env, GetParam());
+      std::unique_ptr<db::WalWriter> wal = make(env);
       std::mt19937_64 rng(seed);
       const bool write_unsynced = seed % 2 == 0;
       if (write_unsynced) wal->start_interval(std::chrono::hours(1));  // flushes on request only
@@ -281,13 +283,17 @@ TEST_P(WalRoundTrip, CrashesLeaveAPrefixOfTheRecords) {
       }
       env.crash(seed);
     }
-    const auto s = scan(env.contents(kLog));
+    const auto s = scan(env.contents(log), first_seq);
     const auto got = records_of(s);
     ASSERT_GE(got.size(), flushed);
     ASSERT_LE(got.size(), written.size());
     expect_records(s, std::vector<Record>(written.begin(), written.begin() + static_cast<std::ptrdiff_t>(got.size())));
     expect_consecutive(s);
   }
+}
+
+TEST_P(WalRoundTrip, CrashesLeaveAPrefixOfTheRecords) {
+  expect_crashes_leave_a_prefix([&](db::FaultInjectionEnv& env) { return create_writer(env, GetParam()); }, kLog, 0);
 }
 
 // A recycled log: wal-1 written with `first_use` (sequence numbers from 1)
@@ -363,38 +369,8 @@ TEST_P(WalRoundTrip, RecycledLogEndsWhereTheEarlierUseShows) {
 // sector, the earlier use's bytes showing through): a prefix of the records
 // holding every one flushed, never corruption.
 TEST_P(WalRoundTrip, CrashesOfARecycledLogLeaveAPrefix) {
-  for (std::uint64_t seed = 0; seed < 40; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    db::FaultInjectionEnv env;
-    std::vector<Record> written;
-    std::size_t flushed = 0;
-    {
-      auto wal = recycled_writer(env, GetParam(), first_use_records(25), 500);
-      std::mt19937_64 rng(seed);
-      for (std::size_t i = 0; i < 12; ++i) {
-        written.push_back(rng() % 5 == 0 ? Record{{}, rng() % 100} : Record{make_leaves(1 + rng() % 200, rng()), {}});
-        append_all(*wal, {written.back()});
-        if (rng() % 3 == 0) {
-          wal->flush_all();
-          flushed = written.size();
-        }
-      }
-      if (seed % 2 == 0 && wal->durable_seq() < wal->last_seq()) {
-        wal->start_interval(std::chrono::hours(1));
-        const std::uint64_t before = env.operations();
-        wal->request_flush();
-        EXPECT_TRUE(eventually([&] { return env.operations() > before; }));
-        wal->stop();
-      }
-      env.crash(seed);
-    }
-    const auto s = scan(env.contents(kLog2), 500);
-    const auto got = records_of(s);
-    ASSERT_GE(got.size(), flushed);
-    ASSERT_LE(got.size(), written.size());
-    expect_records(s, std::vector<Record>(written.begin(), written.begin() + static_cast<std::ptrdiff_t>(got.size())));
-    expect_consecutive(s);
-  }
+  expect_crashes_leave_a_prefix(
+      [&](db::FaultInjectionEnv& env) { return recycled_writer(env, GetParam(), first_use_records(25), 500); }, kLog2, 500);
 }
 
 INSTANTIATE_TEST_SUITE_P(Wal, WalRoundTrip, ::testing::Values(true, false),
