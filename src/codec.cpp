@@ -479,7 +479,10 @@ class JsonText {
     out_ += value;
     out_ += '"';
   }
-  void field_hex(std::string_view name, const Node& node) { field_string(name, to_hex(node)); }
+  void field_hex(std::string_view name, const Node& node) {
+    key(name);
+    quoted_hex(node);
+  }
   void field_number(std::string_view name, std::uint64_t value) {
     key(name);
     out_ += std::to_string(value);
@@ -496,9 +499,7 @@ class JsonText {
       out_ += ",\"siblings\":[";
       for (std::size_t j = 0; j < level.sibling_count; ++j) {
         if (j) out_ += ',';
-        out_ += '"';
-        out_ += to_hex(path.siblings[offset + j]);
-        out_ += '"';
+        quoted_hex(path.siblings[offset + j]);
       }
       offset += level.sibling_count;
       out_ += "]}";
@@ -511,6 +512,11 @@ class JsonText {
   }
 
  private:
+  void quoted_hex(const Node& node) {
+    out_ += '"';
+    append_hex(out_, node);
+    out_ += '"';
+  }
   void key(std::string_view name) {
     out_ += ",\"";
     out_ += name;

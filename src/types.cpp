@@ -89,13 +89,19 @@ std::string describe(const DuplicateLeaf& d) {
 DuplicateLeafError::DuplicateLeafError(const DuplicateLeaf& duplicate)
     : Error(Errc::duplicate_leaf, describe(duplicate)), duplicate_(duplicate) {}
 
-std::string to_hex(const Node& node) {
+void append_hex(std::string& out, const Node& node) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex(64, '0');
+  const std::size_t at = out.size();
+  out.resize(at + 64);
   for (std::size_t i = 0; i < 32; ++i) {
-    hex[2 * i] = kDigits[node[i] >> 4];
-    hex[2 * i + 1] = kDigits[node[i] & 15];
+    out[at + 2 * i] = kDigits[node[i] >> 4];
+    out[at + 2 * i + 1] = kDigits[node[i] & 15];
   }
+}
+
+std::string to_hex(const Node& node) {
+  std::string hex;
+  append_hex(hex, node);
   return hex;
 }
 

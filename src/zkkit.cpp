@@ -21,6 +21,7 @@ constexpr std::size_t kMaxZkKitJsonBytes = 16 * 1024;
 
 // A 256-bit value as four little-endian limbs.
 using Wide = std::array<std::uint64_t, 4>;
+__extension__ using U128 = unsigned __int128;  // 64x64->128-bit steps of decimal conversion
 
 Wide wide_from_node(const Node& n) {
   Wide w{};
@@ -44,9 +45,9 @@ std::string to_decimal(const Node& value) {
   auto is_zero = [&] { return w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == 0; };
   do {
     // w /= 10, collecting the remainder.
-    unsigned __int128 rem = 0;
+    U128 rem = 0;
     for (int i = 3; i >= 0; --i) {
-      const unsigned __int128 cur = rem << 64 | w[i];
+      const U128 cur = rem << 64 | w[i];
       w[i] = static_cast<std::uint64_t>(cur / 10);
       rem = cur % 10;
     }
@@ -62,9 +63,9 @@ std::optional<Node> node_from_decimal(std::string_view text) noexcept {
   for (const char c : text) {
     if (c < '0' || c > '9') return std::nullopt;
     // w = w * 10 + digit, refusing overflow past 2^256.
-    unsigned __int128 carry = static_cast<unsigned>(c - '0');
+    U128 carry = static_cast<unsigned>(c - '0');
     for (int i = 0; i < 4; ++i) {
-      const unsigned __int128 cur = static_cast<unsigned __int128>(w[i]) * 10 + carry;
+      const U128 cur = static_cast<U128>(w[i]) * 10 + carry;
       w[i] = static_cast<std::uint64_t>(cur);
       carry = cur >> 64;
     }

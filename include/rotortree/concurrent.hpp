@@ -7,7 +7,6 @@
 // never for an insertion in progress.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>

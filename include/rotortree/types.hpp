@@ -125,6 +125,8 @@ NodeHash parse_node_hash(std::string_view name);
 
 /// Lower-case hex of a node.
 std::string to_hex(const Node& node);
+/// Appends the 64 lower-case hex digits of a node to `out` (no temporary string).
+void append_hex(std::string& out, const Node& node);
 /// Parse exactly 64 hex digits (either case); nullopt otherwise.
 std::optional<Node> node_from_hex(std::string_view hex) noexcept;
 

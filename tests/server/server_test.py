@@ -2,6 +2,7 @@
 hostile requests, a graceful stop.  Usage: server_test.py PATH/TO/rotortree"""
 import json
 import os
+import resource
 import signal
 import socket
 import sys
@@ -20,8 +21,18 @@ with open(token_file, "w") as f:
 AUTH = {"Authorization": "Bearer s3cret-token"}
 RAW = dict(AUTH, **{"Content-Type": "application/octet-stream"})
 run(BIN, "init", db, "--arity", "4", "--leaf-policy", "unique")
+# Thousands of idle connections need that many descriptors in this process and
+# in the server (which inherits the limit).
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+wanted = 8192 if hard == resource.RLIM_INFINITY else min(hard, 8192)
+if soft != resource.RLIM_INFINITY and soft < wanted:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    soft = wanted
+IDLE = 2000 if soft == resource.RLIM_INFINITY or soft >= 4096 else 250
+MAX_CONNECTIONS = IDLE + 50
 server = Server(BIN, db, "--token-file", token_file, "--request-timeout-ms", "800", "--idle-timeout-ms", "3000",
-                "--max-body-bytes", str(32 * 4096), "--max-connections", "300", "--max-leaves-per-read", "1000")
+                "--max-body-bytes", str(32 * 4096), "--max-connections", str(MAX_CONNECTIONS),
+                "--max-leaves-per-read", "1000")
 
 
 def leaves_file(data):
@@ -207,10 +218,14 @@ s.sendall(b"\x00\x01\x02garbage\r\n\r\n")
 data = s.recv(4096)
 check(data.startswith(b"HTTP/1.1 400"), data[:40])
 s.close()
-idle = [raw_socket() for _ in range(250)]
-r = server.json("GET", "/v1/root")
-check(r["size"] == size_now, "answers beside 250 idle connections")
-extra = [raw_socket() for _ in range(80)]  # past --max-connections 300: closed at once
+idle = [raw_socket() for _ in range(IDLE)]
+for _ in range(20):
+    r = server.json("GET", "/v1/root")
+    check(r["size"] == size_now, "answers beside %d idle connections" % IDLE)
+metrics = server.request("GET", "/metrics")[2].decode()
+open_now = int(next(l.split()[1] for l in metrics.splitlines() if l.startswith("rotortree_http_connections_open ")))
+check(open_now > IDLE, "the server holds the %d idle connections (%d open)" % (IDLE, open_now))
+extra = [raw_socket() for _ in range(80)]  # past --max-connections: closed at once
 refused = sum(1 for s in extra if closed_within(s, 2))
 check(refused >= 25, "connections past the limit are closed (%d)" % refused)
 for s in idle + extra:
