@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <functional>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -91,6 +90,8 @@ struct ConnectionBase {
   virtual ~ConnectionBase();
   /// On the connection's thread: close it if it waits for a next request.
   virtual void stop_if_idle() = 0;
+  /// From any thread: start serving it, or stop it if idle, on its own thread.
+  virtual void post_start() = 0;
   virtual void post_stop() = 0;
   Server::Impl& server;
   std::list<std::weak_ptr<ConnectionBase>>::iterator self_entry;
@@ -131,6 +132,9 @@ struct Connection : ConnectionBase, std::enable_shared_from_this<Connection<Stre
     }
   }
 
+  void post_start() override {
+    asio::post(stream.get_executor(), [self = shared_from_this()] { self->start(); });
+  }
   void post_stop() override {
     asio::post(stream.get_executor(), [self = shared_from_this()] { self->stop_if_idle(); });
   }
@@ -360,18 +364,13 @@ void Server::Impl::accept() {
     if (ec == asio::error::operation_aborted || stopping) return;
     if (!ec) {
       std::shared_ptr<ConnectionBase> connection;
-      std::function<void()> start;
       {
         std::lock_guard lock(mutex);
         if (active < service.limits().max_connections) {
           if (tls) {
-            auto c = std::make_shared<Connection<asio::ssl::stream<Socket>>>(*this, std::move(socket), *tls);
-            start = [c] { asio::post(c->stream.get_executor(), [c] { c->start(); }); };
-            connection = c;
+            connection = std::make_shared<Connection<asio::ssl::stream<Socket>>>(*this, std::move(socket), *tls);
           } else {
-            auto c = std::make_shared<Connection<Socket>>(*this, std::move(socket));
-            start = [c] { asio::post(c->stream.get_executor(), [c] { c->start(); }); };
-            connection = c;
+            connection = std::make_shared<Connection<Socket>>(*this, std::move(socket));
           }
           ++active;
           service.metrics().connections_open.fetch_add(1);
@@ -379,7 +378,7 @@ void Server::Impl::accept() {
         }
       }
       if (connection) {
-        start();
+        connection->post_start();
       } else {
         service.metrics().connections_refused.fetch_add(1);
         beast::error_code ignored;
