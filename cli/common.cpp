@@ -217,6 +217,12 @@ void read_leaf_batches(const std::string& path, std::size_t batch,
   }
 }
 
+std::optional<std::uint64_t> leaf_file_count(const std::string& path) {
+  struct stat st {};
+  if (path == "-" || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return static_cast<std::uint64_t>(st.st_size) / sizeof(Node);
+}
+
 std::vector<std::uint8_t> read_input(const std::string& path, std::size_t max_bytes) {
   InputFile input(path);
   // One byte more than allowed tells "exactly at the limit" from "over it".

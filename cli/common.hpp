@@ -90,6 +90,10 @@ inline constexpr std::size_t kLeafBatch = std::size_t{1} << 16;
 void read_leaf_batches(const std::string& path, std::size_t batch,
                        const std::function<void(std::span<const Node>)>& consume);
 
+/// How many leaves a regular leaf file holds (its length / 32), or nothing
+/// for standard input, a pipe or a file that cannot be examined.
+std::optional<std::uint64_t> leaf_file_count(const std::string& path);
+
 /// The whole content of a file ("-" = standard input), at most `max_bytes`
 /// (Error(invalid_argument) beyond). Unreadable input is an Error(io_error).
 std::vector<std::uint8_t> read_input(const std::string& path, std::size_t max_bytes);

@@ -148,6 +148,16 @@ void register_db_commands(CLI::App& app) {
       const bool progress = ::isatty(STDERR_FILENO);
       const auto start = std::chrono::steady_clock::now();
       const std::uint64_t first_size = db->size();
+      // A file's size is known: size the leaf index (and the levels) once
+      // instead of growing them batch by batch. Past the capacity the
+      // insertion itself reports the error, after the batches that fit.
+      if (const auto count = leaf_file_count(*leaves); count && *count > 0) {
+        try {
+          db->reserve(first_size + *count);
+        } catch (const Error& e) {
+          if (e.code() != Errc::max_depth_exceeded) throw;
+        }
+      }
       // What is known durable: the opening state, then every waited batch,
       // then everything once the final flush succeeded (SPEC §3: exit 3 and
       // this state on standard error when part of the input was committed).

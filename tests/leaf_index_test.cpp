@@ -290,6 +290,17 @@ TEST(LeafIndex, ReserveSizesTheIndexOnce) {
   tree.insert_many(random_leaves(100000, 14));
   EXPECT_EQ(tree.index_bytes(), bytes);  // no growth
   EXPECT_LE(static_cast<double>(bytes) / 100000, 8.0);
+
+  ConcurrentLeanIMT<Blake3, 4> concurrent(with_policy(LeafPolicy::unique), kOneThread);
+  concurrent.insert(node_of(1));
+  const std::size_t small = concurrent.index_bytes();
+  concurrent.reserve(100000);
+  EXPECT_EQ(concurrent.size(), 1u);
+  EXPECT_GT(concurrent.index_bytes(), small);  // published at once
+  const std::size_t reserved = concurrent.index_bytes();
+  concurrent.insert_many(random_leaves(99999, 15));
+  EXPECT_EQ(concurrent.index_bytes(), reserved);
+  EXPECT_EQ(concurrent.index_of(node_of(1)), 0u);
 }
 
 }  // namespace

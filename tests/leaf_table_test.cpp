@@ -1,8 +1,9 @@
 // The leaf index's table at its seam (include/rotortree/detail/leaf_table.hpp):
-// two-choice placement, entries passing both full buckets, lookups of every
+// slot counts, two-choice placement, entries passing both full buckets, lookups of every
 // entry, and undo restoring every answer and every probe length.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -44,6 +45,11 @@ Filled fill(LeafTable& table, std::size_t count, std::uint64_t seed) {
 
 std::uint64_t find_position(const LeafTable& table, const std::vector<Node>& leaves, const Node& leaf) {
   return table.find(table.hash(leaf), [&](std::uint64_t p) { return p < leaves.size() && leaves[p] == leaf; });
+}
+
+TEST(LeafTable, CountSlotsCountsEveryMask) {
+  for (unsigned mask = 0; mask < (1u << LeafTable::kSlots); ++mask)
+    ASSERT_EQ(count_slots(mask), static_cast<unsigned>(std::popcount(mask))) << mask;
 }
 
 TEST(LeafTable, EntriesGoToOneOfTheirTwoBucketsWhileEitherHasRoom) {

@@ -32,6 +32,8 @@ class AnyDb {
   };
   /// See RotorTree::rewind.
   virtual RewindResult rewind(std::uint64_t size) = 0;
+  /// See RotorTree::reserve.
+  virtual void reserve(std::uint64_t total_leaves) = 0;
   virtual void flush() = 0;
   virtual void checkpoint() = 0;
   virtual void close() = 0;

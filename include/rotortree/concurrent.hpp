@@ -62,6 +62,14 @@ class ConcurrentLeanIMT {
     return root;
   }
 
+  /// Make room for `total_leaves` leaves now (see LeanIMT::reserve): a bulk
+  /// load that knows its size sizes the leaf index once instead of growing it.
+  void reserve(std::uint64_t total_leaves) {
+    std::lock_guard lock(writer_);
+    tree_.reserve(total_leaves);
+    publish();  // the same tree; its index_bytes() now counts the larger table
+  }
+
   /// The latest published state. Never waits for a writer.
   snapshot_type snapshot() const { return *latest(); }
   std::optional<Node> root() const { return latest()->root(); }

@@ -82,6 +82,12 @@ class RotorTree {
   /// (beyond size(), nothing changed), read_only, closed, poisoned, io_error, no_space.
   RewindResult rewind(std::uint64_t size) { return engine_->rewind(size); }
 
+  /// Make room in memory for `total_leaves` leaves now (nothing is logged): a
+  /// bulk load that knows its size sizes the leaf index once instead of
+  /// rebuilding it as it grows (docs/leaf-index.md). Throws Error:
+  /// max_depth_exceeded (beyond capacity()), read_only, closed, poisoned.
+  void reserve(std::uint64_t total_leaves) { engine_->reserve(total_leaves); }
+
   /// Make every insertion so far durable.
   void flush() { engine_->flush(); }
   /// Write a checkpoint now (and truncate the log).

@@ -27,6 +27,7 @@ class AnyDbImpl final : public AnyDb {
     auto r = db_.rewind(size);
     return {r.root, std::move(r.token)};
   }
+  void reserve(std::uint64_t total_leaves) override { db_.reserve(total_leaves); }
   void flush() override { db_.flush(); }
   void checkpoint() override { db_.checkpoint(); }
   void close() override { db_.close(); }

@@ -406,6 +406,15 @@ DbInsertResult DbEngine::insert(std::span<const Node> leaves, bool single) {
   return {inserted.root, DurabilityToken(wal_, seq), inserted.first_index};
 }
 
+void DbEngine::reserve(std::uint64_t total_leaves) {
+  check_writable("reserve");
+  if (total_leaves > capacity_)
+    throw Error(Errc::max_depth_exceeded, "cannot reserve " + std::to_string(total_leaves) +
+                                              " leaves: max depth " + std::to_string(params_.max_depth) +
+                                              " holds " + std::to_string(capacity_));
+  link_.with_writer([&] { link_.reserve_leaves(total_leaves); });
+}
+
 DbRewindResult DbEngine::rewind(std::uint64_t size) {
   check_writable("rewind");
   std::lock_guard checkpointing(checkpoint_mutex_);  // the checkpointed-chunk counts change

@@ -32,6 +32,7 @@ class DbEngine final : public Engine {
   const TreeParams& params() const noexcept override { return params_; }
   DbInsertResult insert(std::span<const Node> leaves, bool single) override;
   DbRewindResult rewind(std::uint64_t size) override;
+  void reserve(std::uint64_t total_leaves) override;
   void flush() override;
   void checkpoint() override;
   void close() override;

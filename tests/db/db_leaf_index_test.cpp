@@ -228,6 +228,55 @@ TEST(DbLeafIndex, UniqueRefusesBeforeAnythingIsLogged) {
   EXPECT_THROW(db.insert(leaves[0]), DuplicateLeafError);
 }
 
+// reserve() sizes the index once for a bulk load: nothing is logged, later
+// batches up to the reserved size do not grow it, lookups and refusals are
+// those of a database that never reserved, and bad calls are typed errors.
+TEST(DbLeafIndex, ReserveSizesTheIndexOnceAndLogsNothing) {
+  db::FaultInjectionEnv env;
+  const TestConfig config = test_config(&env, LeafPolicy::unique);
+  const std::vector<Node> leaves = make_leaves(20000, 6);
+  Node root;
+  {
+    Db db("/r", config);
+    db.insert_many(std::span<const Node>(leaves.data(), 100));
+    db.flush();
+    const std::uint64_t seq = db.info().last_seq, log_bytes = db.info().log_bytes;
+    const std::size_t small = db.index_bytes();
+    db.reserve(leaves.size());
+    EXPECT_EQ(db.info().last_seq, seq);
+    db.flush();
+    EXPECT_EQ(db.info().log_bytes, log_bytes);
+    EXPECT_EQ(db.size(), 100u);
+    const std::size_t reserved = db.index_bytes();
+    EXPECT_GT(reserved, small * 10);
+    for (std::size_t done = 100; done < leaves.size(); done += 1990)
+      db.insert_many(std::span<const Node>(leaves).subspan(done, std::min<std::size_t>(1990, leaves.size() - done)));
+    EXPECT_EQ(db.index_bytes(), reserved);  // no growth on the way
+    EXPECT_THROW(db.insert(leaves[5]), DuplicateLeafError);
+    ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, leaves, make_leaves(10, 7)));
+    try {
+      db.reserve(db.capacity() + 1);
+      ADD_FAILURE() << "reserved beyond the capacity";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::max_depth_exceeded) << e.what();
+    }
+    db.reserve(10);  // below the size: nothing to do
+    EXPECT_EQ(db.index_bytes(), reserved);
+    root = *db.root();
+  }
+  TestConfig reader = test_config(&env, std::nullopt);
+  reader.read_only = true;
+  Db db("/r", reader);
+  EXPECT_EQ(*db.root(), root);
+  ASSERT_NO_FATAL_FAILURE(test::expect_lookups(db, leaves, make_leaves(10, 7)));
+  try {
+    db.reserve(30000);
+    ADD_FAILURE() << "a read-only database reserved";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::read_only) << e.what();
+  }
+}
+
 // Two writers inserting the same leaves in different orders: each leaf is
 // inserted exactly once (the check is atomic with the append).
 TEST(DbLeafIndex, ConcurrentWritersNeverBothInsertOneLeaf) {

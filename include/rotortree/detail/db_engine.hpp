@@ -75,6 +75,7 @@ class TreeLink {
   /// check has passed and before the tree changes (see LeanIMT::insert_with_index).
   virtual InsertResult insert(std::span<const Node> leaves, FunctionRef<void()> before_append) = 0;
   virtual std::optional<Node> rewind(std::uint64_t size) = 0;
+  virtual void reserve_leaves(std::uint64_t total_leaves) = 0;
   virtual std::unique_ptr<AnySnapshot> snapshot() const = 0;
   /// The leaf index's current table (null without one).
   virtual std::shared_ptr<const rotortree::detail::LeafTable> leaf_table() const = 0;
@@ -90,6 +91,7 @@ class Engine {
   virtual const TreeParams& params() const noexcept = 0;
   virtual DbInsertResult insert(std::span<const Node> leaves, bool single) = 0;
   virtual DbRewindResult rewind(std::uint64_t size) = 0;
+  virtual void reserve(std::uint64_t total_leaves) = 0;
   virtual void flush() = 0;
   virtual void checkpoint() = 0;
   virtual void close() = 0;
@@ -162,6 +164,7 @@ class TypedTreeLink final : public TreeLink {
                               : writer_->insert_many_with_index(leaves, before_append);
   }
   std::optional<Node> rewind(std::uint64_t size) override { return writer_->rewind(size); }
+  void reserve_leaves(std::uint64_t total_leaves) override { writer_->reserve(total_leaves); }
   std::unique_ptr<AnySnapshot> snapshot() const override { return erase(writer_->snapshot()); }
   std::shared_ptr<const rotortree::detail::LeafTable> leaf_table() const override { return writer_->leaf_table(); }
   void rebind(std::shared_ptr<void> keepalive) override {

@@ -58,6 +58,15 @@ inline bool same_node(const Node& a, const Node& b) noexcept {
   return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
 }
 
+/// Set bits of a 12-bit slot mask. std::popcount is a libgcc call without
+/// -mpopcnt (no -march here): this counts in registers.
+inline unsigned count_slots(unsigned mask) noexcept {
+  mask = mask - ((mask >> 1) & 0x555u);
+  mask = (mask & 0x333u) + ((mask >> 2) & 0x333u);
+  mask = (mask + (mask >> 4)) & 0x0f0fu;
+  return (mask + (mask >> 8)) & 0x1fu;
+}
+
 /// Sentinel of "no position".
 inline constexpr std::uint64_t kNoPosition = UINT64_MAX;
 
@@ -194,7 +203,7 @@ class LeafTable {
   LeafSlot append(std::uint64_t h, std::uint32_t position) noexcept {
     const std::uint64_t b = first(h), c = second(h);
     const unsigned free_first = free_slots(table_[b]), free_second = free_slots(table_[c]);
-    const bool use_second = std::popcount(free_second) > std::popcount(free_first);
+    const bool use_second = count_slots(free_second) > count_slots(free_first);
     if (const unsigned free = use_second ? free_second : free_first; free != 0) {  // else both are full
       const auto slot = static_cast<unsigned>(std::countr_zero(free));
       put(table_[use_second ? c : b], slot, h, position);
@@ -220,7 +229,7 @@ class LeafTable {
   static constexpr unsigned kKeepFirst = 4;
   LeafSlot append_fresh(std::uint64_t h, std::uint32_t position) noexcept {
     LeafBucket& bucket = table_[first(h)];
-    if (const unsigned free = free_slots(bucket); static_cast<unsigned>(std::popcount(free)) > kKeepFirst) {
+    if (const unsigned free = free_slots(bucket); count_slots(free) > kKeepFirst) {
       const auto slot = static_cast<unsigned>(std::countr_zero(free));
       put(bucket, slot, h, position);
       return {first(h), slot, 0};
@@ -229,7 +238,7 @@ class LeafTable {
   }
   /// Prefetch stage of append_fresh, once first(h) has arrived.
   void prefetch_fresh_second(std::uint64_t h) const noexcept {
-    if (static_cast<unsigned>(std::popcount(free_slots(table_[first(h)]))) <= kKeepFirst)
+    if (count_slots(free_slots(table_[first(h)])) <= kKeepFirst)
       __builtin_prefetch(&table_[second(h)]);
   }
 
