@@ -144,6 +144,14 @@ ChunkArena::~ChunkArena() {
 }
 
 Node* ChunkArena::allocate() {
+  {
+    std::lock_guard lock(free_mutex_);
+    if (free_ != nullptr) {
+      void* chunk = free_;
+      std::memcpy(&free_, chunk, sizeof free_);
+      return static_cast<Node*>(chunk);
+    }
+  }
   if (cursor_ == end_) {
     // Grow geometrically: a slab as large as everything so far, capped at 2 MiB.
     std::size_t bytes = std::clamp(mapped_, chunk_bytes_, kHugeSlab);
@@ -159,6 +167,12 @@ Node* ChunkArena::allocate() {
   Node* chunk = reinterpret_cast<Node*>(cursor_);
   cursor_ += chunk_bytes_;
   return chunk;
+}
+
+void ChunkArena::recycle(Node* chunk) noexcept {
+  std::lock_guard lock(free_mutex_);
+  std::memcpy(chunk, &free_, sizeof free_);
+  free_ = chunk;
 }
 
 }  // namespace detail

@@ -176,6 +176,48 @@ TEST(RewindConcurrent, PublishesTheRewoundTreeAndKeepsOldSnapshots) {
   EXPECT_TRUE(same_tree(before, model, leaves, {5, 999, 1000, 2999}));
 }
 
+/// Rewind-and-regrow cycles, no old snapshot held: after the first cycle the
+/// tree maps no more memory (the rewound chunks are reused), and it is still
+/// the model's tree. `Tree` is LeanIMT or ConcurrentLeanIMT (whose published
+/// snapshot of the old generation goes with the rewind's publication).
+template <class Tree>
+void regrowth_reuses_rewound_chunks() {
+  const NaiveModel model(4, HashId::blake3, NodeHash::lean_imt);
+  Tree tree(TreeOptions{.threads = 1});
+  const std::vector<Node> leaves = random_leaves(20000, 5);
+  tree.insert_many(leaves);
+  std::size_t steady = 0;
+  for (int cycle = 0; cycle < 5; ++cycle) {
+    const std::size_t keep = cycle == 0 ? 0 : 1007;  // into a chunk: copied before the old one returns
+    tree.rewind(keep);
+    tree.insert_many(std::span<const Node>(leaves).subspan(keep));
+    if (cycle == 1) {
+      steady = memory::bytes_in_use();
+    } else if (cycle > 1) {
+      EXPECT_EQ(memory::bytes_in_use(), steady) << "cycle " << cycle;
+    }
+  }
+  EXPECT_EQ(tree.root(), model.root(leaves));
+  // A snapshot held across a rewind keeps its chunks (and its tree); once it
+  // goes, they serve regrowth.
+  {
+    const auto before = tree.snapshot();
+    tree.rewind(0);
+    tree.insert_many(random_leaves(20000, 6));
+    EXPECT_GT(memory::bytes_in_use(), steady);
+    EXPECT_TRUE(same_tree(before, model, leaves, {0, 9999, 19999}));
+  }
+  const std::size_t peak = memory::bytes_in_use();
+  tree.rewind(3);
+  tree.insert_many(std::span<const Node>(leaves).subspan(3));
+  EXPECT_LE(memory::bytes_in_use(), peak);
+}
+
+TEST(RewindMemory, RegrowthReusesTheRewoundChunks) { regrowth_reuses_rewound_chunks<LeanIMT<Blake3, 4>>(); }
+TEST(RewindMemory, ConcurrentRegrowthReusesTheRewoundChunks) {
+  regrowth_reuses_rewound_chunks<ConcurrentLeanIMT<Blake3, 4>>();
+}
+
 TEST(RewindAnyTree, RewindsEveryRuntimeArity) {
   for (unsigned arity : {2u, 3u, 4u, 8u, 16u}) {
     const TreeParams params{arity, HashId::blake3, NodeHash::lean_imt};

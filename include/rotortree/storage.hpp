@@ -87,6 +87,9 @@ class ChunkDirectory {
 
 /// Bump allocator of chunks for one level: slabs grow geometrically up to
 /// 2 MiB, so a small tree stays small and a large one uses huge pages.
+/// Chunks a rewind took out come back through `recycle` once nothing can read
+/// them, and are handed out again before the slabs grow (warm memory: a
+/// regrown tree does not fault fresh pages in, nor keep every rewound chunk).
 class ChunkArena {
  public:
   explicit ChunkArena(std::size_t chunk_bytes) : chunk_bytes_(chunk_bytes) {}
@@ -94,6 +97,10 @@ class ChunkArena {
   ChunkArena& operator=(const ChunkArena&) = delete;
   ~ChunkArena();
   Node* allocate();  // throws std::bad_alloc
+  /// A chunk of this arena that no reader can reach any more. Any thread (the
+  /// last snapshot of a generation may go on a reader's); the chunk's first
+  /// bytes link the free list, so this allocates nothing.
+  void recycle(Node* chunk) noexcept;
   std::size_t bytes_mapped() const noexcept { return mapped_; }
 
  private:
@@ -106,7 +113,10 @@ class ChunkArena {
   std::uint8_t* cursor_ = nullptr;
   std::uint8_t* end_ = nullptr;
   std::size_t mapped_ = 0;
+  std::mutex free_mutex_;
+  void* free_ = nullptr;  // recycled chunks, each holding the next one's address
 };
+using ChunkArenas = std::vector<std::unique_ptr<ChunkArena>>;  // one a level
 
 /// One stretch of a store's history between two rewinds. A rewind takes
 /// chunks out of the directories (the chunk holding a level's new last node
@@ -130,6 +140,12 @@ struct StoreGeneration {
   // by the writer just before the writer released it, and a use count is
   // read without ordering.
   ~StoreGeneration() {
+    // No snapshot of this generation or an earlier one is left (each owns
+    // its successor): the chunks this generation's rewind took out are
+    // unreachable.
+    if (arenas)
+      for (std::size_t l = 0; l < replaced.size(); ++l)
+        for (Node* chunk : replaced[l].chunks) (*arenas)[l]->recycle(chunk);
     std::shared_ptr<StoreGeneration> later;
     {
       std::lock_guard lock(chain_mutex());
@@ -151,6 +167,7 @@ struct StoreGeneration {
   }
 
   std::vector<Replaced> replaced;  ///< per level; written before `next` is published
+  std::shared_ptr<ChunkArenas> arenas;  ///< where `replaced`'s chunks return (set with it)
   std::atomic<const StoreGeneration*> next{nullptr};
   std::shared_ptr<StoreGeneration> successor;  ///< owns `next`
 };
@@ -165,9 +182,9 @@ class LevelStore {
   static constexpr std::size_t kChunkBytes = geometry::chunk_bytes(N);
 
   explicit LevelStore(std::size_t levels) : levels_(levels) {
-    arenas_.reserve(levels);
+    arenas_->reserve(levels);
     for (std::size_t l = 0; l < levels; ++l)
-      arenas_.push_back(std::make_unique<detail::ChunkArena>(kChunkBytes));
+      arenas_->push_back(std::make_unique<detail::ChunkArena>(kChunkBytes));
     directories_ = std::make_unique<detail::ChunkDirectory[]>(levels);
     allocated_ = std::make_unique<std::uint64_t[]>(levels);
     external_end_ = std::make_unique<std::uint64_t[]>(levels);
@@ -196,7 +213,7 @@ class LevelStore {
   void reserve(std::size_t level, std::uint64_t length) {
     const std::uint64_t chunks = geometry::chunks_for(length, N);
     while (allocated_[level] < chunks) {
-      Node* chunk = arenas_[level]->allocate();
+      Node* chunk = (*arenas_)[level]->allocate();
       directories_[level].set(allocated_[level], chunk);
       ++allocated_[level];
     }
@@ -253,7 +270,8 @@ class LevelStore {
   /// one chunk copied per level) and the chunks after it are dropped: the
   /// tree writes only fresh chunks from the new last node on, and snapshots
   /// taken before keep reading the old ones through this generation's record.
-  /// The old chunks stay in their arena (until the store is destroyed).
+  /// The old chunks return to their arena when the generation this rewind
+  /// ends is destroyed (no snapshot can read them any more).
   /// External chunks (mapped data files, which a later checkpoint may
   /// rewrite at those chunks' offsets) are recorded as heap copies instead.
   /// Throws std::bad_alloc having changed nothing.
@@ -275,14 +293,14 @@ class LevelStore {
       for (std::uint64_t c = first; c < allocated_[l]; ++c) {
         Node* chunk = directories_[l].get(c);
         if (c < external_end_[l]) {
-          Node* copy = arenas_[l]->allocate();
+          Node* copy = (*arenas_)[l]->allocate();
           std::memcpy(copy, chunk, kChunkBytes);
           chunk = copy;
         }
         record.chunks.push_back(chunk);
       }
       if (keep > 0) {
-        Node* fresh = arenas_[l]->allocate();
+        Node* fresh = (*arenas_)[l]->allocate();
         std::memcpy(fresh, directories_[l].get(first), (keep - first * kChunkNodes) * sizeof(Node));
         copies[copy_count++] = {l, first, fresh};
       }
@@ -290,6 +308,7 @@ class LevelStore {
     // Nothing visible has changed so far. Publish the record, then the entries.
     auto next = std::make_shared<detail::StoreGeneration>();
     generation_->replaced = std::move(replaced);
+    generation_->arenas = arenas_;
     {
       std::lock_guard lock(detail::StoreGeneration::chain_mutex());
       generation_->successor = next;
@@ -307,13 +326,14 @@ class LevelStore {
   }
   std::size_t bytes_mapped() const noexcept {
     std::size_t total = 0;
-    for (const auto& arena : arenas_) total += arena->bytes_mapped();
+    for (const auto& arena : *arenas_) total += arena->bytes_mapped();
     return total;
   }
 
  private:
   std::size_t levels_;
-  std::vector<std::unique_ptr<detail::ChunkArena>> arenas_;
+  // Shared with the generations whose records hold chunks of them.
+  std::shared_ptr<detail::ChunkArenas> arenas_ = std::make_shared<detail::ChunkArenas>();
   std::unique_ptr<detail::ChunkDirectory[]> directories_;
   std::unique_ptr<std::uint64_t[]> allocated_;
   std::unique_ptr<std::uint64_t[]> external_end_;  // chunks below it may be external
