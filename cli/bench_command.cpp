@@ -68,6 +68,10 @@ class Progress {
   bool enabled_;
 };
 
+// Rewinds the benches time: 1,000 leaves (a reorganisation of a few blocks).
+constexpr std::uint64_t kRewound = 1000;
+constexpr int kRewinds = 64;
+
 /// Pseudo-random prehashed leaves; never hashed by the tree. For a hash of
 /// field elements (Poseidon) the top byte is masked below p's (0x30).
 template <Hasher H>
@@ -283,8 +287,6 @@ nlohmann::ordered_json run(const BenchOptions& options) {
   // by regrowth with other leaves (not timed); then proofs from the snapshot
   // taken before them all, which resolve the replaced chunks through every
   // rewind's record.
-  constexpr std::uint64_t kRewound = 1000;
-  constexpr int kRewinds = 64;
   double rewind_seconds = 0, proof_after_rewinds_ns = 0;
   if (tree.size() >= kRewound) {
     const std::vector<Node> regrowth = make_leaves<H>(kRewound, 777);
@@ -481,6 +483,8 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
   // 3./4. Reopen a checkpointed database of reopen_leaves leaves.
   const std::uint64_t reopen_leaves = options.reopen_leaves;
   double reopen_seconds, reopen_mapped_seconds, reopen_verify_seconds, limit_seconds;
+  constexpr int kDeepRewinds = 8;
+  double rewind_call_seconds = 0, rewind_flush_seconds = 0, deep_rewind_seconds = 0, deep_rewind_flush_seconds = 0;
   {
     const std::string dir = scratch.sub("reopen");
     {
@@ -522,6 +526,34 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
       limit_seconds = std::min(limit_seconds, hash_limit_seconds<H>(groups_hashed(reopen_leaves, reopen_leaves, N),
                                                                     leaves, threads));
     }
+    // 5. Durable rewinds of 1,000 leaves (a reorganisation of a few blocks)
+    // in that database, each followed by regrowth (not timed). Shallow: above
+    // the last checkpoint's full chunks, only the log record (the call, then
+    // the wait for its flush, timed apart). Deep: below them, so the call also
+    // rotates the log and writes meta; a checkpoint before each one.
+    DbConfig config;
+    config.tree = tree_options;
+    config.flush = flush::Interval{std::chrono::milliseconds(10)};
+    config.checkpoint = checkpoint::Manual{};
+    Db db(dir, config);
+    const std::vector<Node> regrowth = make_leaves<H>(kRewound, 777);
+    const std::uint64_t fresh = std::min<std::uint64_t>(options.batch, leaves.size());
+    db.insert_many(std::span<const Node>(leaves).first(fresh)).token.wait();  // beyond the checkpoint
+    auto rewinds = [&](int count, bool deep, double& call_seconds, double& flush_seconds) {
+      call_seconds = flush_seconds = 0;
+      for (int r = 0; r < count; ++r) {
+        if (deep) db.checkpoint();
+        const auto start = Clock::now();
+        auto rewound = db.rewind(db.size() - kRewound);
+        call_seconds += seconds_since(start);
+        const auto flushing = Clock::now();
+        rewound.token.wait();
+        flush_seconds += seconds_since(flushing);
+        db.insert_many(regrowth).token.wait();
+      }
+    };
+    if (fresh >= 2 * kRewound) rewinds(kRewinds, false, rewind_call_seconds, rewind_flush_seconds);
+    if (db.size() >= kRewound) rewinds(kDeepRewinds, true, deep_rewind_seconds, deep_rewind_flush_seconds);
   }
 
   const double leaves_d = static_cast<double>(options.leaves);
@@ -542,6 +574,14 @@ nlohmann::ordered_json run_storage(const BenchOptions& options) {
   result["reopen_verify_ms"] = reopen_verify_seconds * 1e3;
   result["recompute_at_hash_limit_ms"] = limit_seconds * 1e3;
   result["verify_to_limit_ratio"] = reopen_verify_seconds / limit_seconds;
+  if (rewind_call_seconds > 0) {
+    result["durable_rewind_1000_us"] = rewind_call_seconds * 1e6 / kRewinds;
+    result["durable_rewind_1000_flush_us"] = rewind_flush_seconds * 1e6 / kRewinds;
+  }
+  if (deep_rewind_seconds > 0) {
+    result["durable_deep_rewind_1000_us"] = deep_rewind_seconds * 1e6 / kDeepRewinds;
+    result["durable_deep_rewind_1000_flush_us"] = deep_rewind_flush_seconds * 1e6 / kDeepRewinds;
+  }
   const double stored = static_cast<double>(options.leaves + options.single_inserts);
   result["disk_bytes_per_leaf"] = static_cast<double>(disk_bytes) / stored;
   result["data_bytes_per_leaf"] = static_cast<double>(data_bytes) / stored;

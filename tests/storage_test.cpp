@@ -285,6 +285,13 @@ TYPED_TEST(LevelStoreTest, RewoundChunksAreReusedOnceNoGenerationReadsThem) {
     if (cycle == 2) steady = store.bytes_mapped();
     EXPECT_EQ(store.bytes_mapped(), steady) << "cycle " << cycle;
   }
+  // Rewinds to the end of a chunk (that chunk is the one copied).
+  for (std::uint32_t cycle = 6; cycle <= 40; ++cycle) {
+    rewind(store, model, {(cycle % 3 + 1) * kChunk});
+    append(store, model, 0, 4 * kChunk - model[0].size(), cycle);
+    expect_matches(store, model);
+    EXPECT_EQ(store.bytes_mapped(), steady) << "cycle " << cycle;
+  }
   // A held generation keeps its chunks: regrowing takes new memory, and the
   // generation still reads what it saw.
   auto before = store.generation();
