@@ -144,11 +144,12 @@ ChunkArena::~ChunkArena() {
 }
 
 Node* ChunkArena::allocate() {
-  {
+  if (free_.load(std::memory_order_relaxed) != nullptr) {
     std::lock_guard lock(free_mutex_);
-    if (free_ != nullptr) {
-      void* chunk = free_;
-      std::memcpy(&free_, chunk, sizeof free_);
+    if (void* chunk = free_.load(std::memory_order_relaxed)) {
+      void* next;
+      std::memcpy(&next, chunk, sizeof next);
+      free_.store(next, std::memory_order_relaxed);
       return static_cast<Node*>(chunk);
     }
   }
@@ -171,8 +172,9 @@ Node* ChunkArena::allocate() {
 
 void ChunkArena::recycle(Node* chunk) noexcept {
   std::lock_guard lock(free_mutex_);
-  std::memcpy(chunk, &free_, sizeof free_);
-  free_ = chunk;
+  void* next = free_.load(std::memory_order_relaxed);
+  std::memcpy(chunk, &next, sizeof next);
+  free_.store(chunk, std::memory_order_relaxed);
 }
 
 }  // namespace detail

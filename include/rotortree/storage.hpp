@@ -114,7 +114,9 @@ class ChunkArena {
   std::uint8_t* end_ = nullptr;
   std::size_t mapped_ = 0;
   std::mutex free_mutex_;
-  void* free_ = nullptr;  // recycled chunks, each holding the next one's address
+  // Recycled chunks, each holding the next one's address. Written under the
+  // mutex; atomic so that an allocation with nothing recycled takes no lock.
+  std::atomic<void*> free_{nullptr};
 };
 using ChunkArenas = std::vector<std::unique_ptr<ChunkArena>>;  // one a level
 
